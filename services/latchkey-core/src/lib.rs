@@ -1,0 +1,16 @@
+//! Latchkey's domain core: the OAuth 1.0a service-provider rules, tokens, policies
+//! and the contracts ([`store::Store`], [`clock::Clock`], [`secret::Randomness`]) that
+//! the outer layers fulfil.
+//!
+//! This crate knows nothing of gRPC, HTTP or SQL: the wire layers translate into it and
+//! the store crate implements its traits. Time and randomness come in through traits,
+//! so every expiry and every token is testable without sleeping.
+
+pub mod clock;
+pub mod error;
+pub mod oauth1;
+pub mod records;
+pub mod secret;
+pub mod store;
+
+pub use error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
