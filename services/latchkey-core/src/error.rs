@@ -112,7 +112,11 @@ pub struct OAuthFailure {
 impl OAuthFailure {
     /// A failure with no companion parameters.
     pub fn new(problem: Problem, detail: impl Into<String>) -> Self {
-        Self { problem, detail: detail.into(), advice: ProblemAdvice::default() }
+        Self {
+            problem,
+            detail: detail.into(),
+            advice: ProblemAdvice::default(),
+        }
     }
 
     /// A failure naming the parameters at fault.
@@ -125,7 +129,11 @@ impl OAuthFailure {
             parameters: parameters.into_iter().map(Into::into).collect(),
             ..ProblemAdvice::default()
         };
-        Self { problem, detail: detail.into(), advice }
+        Self {
+            problem,
+            detail: detail.into(),
+            advice,
+        }
     }
 }
 
@@ -201,17 +209,25 @@ impl AuthorityError {
 
     /// A missing thing.
     pub fn not_found(problem: Option<Problem>, detail: impl Into<String>) -> Self {
-        AuthorityError::NotFound { problem, detail: detail.into() }
+        AuthorityError::NotFound {
+            problem,
+            detail: detail.into(),
+        }
     }
 
     /// A refusal.
     pub fn permission_denied(detail: impl Into<String>) -> Self {
-        AuthorityError::PermissionDenied { detail: detail.into() }
+        AuthorityError::PermissionDenied {
+            detail: detail.into(),
+        }
     }
 
     /// A malformed argument.
     pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
-        AuthorityError::InvalidArgument { field, detail: detail.into() }
+        AuthorityError::InvalidArgument {
+            field,
+            detail: detail.into(),
+        }
     }
 
     /// The problem word this error reports, if any.

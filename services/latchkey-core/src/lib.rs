@@ -6,9 +6,14 @@
 //! the store crate implements its traits. Time and randomness come in through traits,
 //! so every expiry and every token is testable without sleeping.
 
+pub mod authority;
+pub mod cipher;
 pub mod clock;
+pub mod consumer;
+pub mod credentials;
 pub mod error;
 pub mod oauth1;
+pub mod policy;
 pub mod records;
 pub mod secret;
 pub mod store;

@@ -8,8 +8,8 @@
 //! of replicas cannot both win.
 
 use crate::records::{
-    AccessTokenRecord, AuditEvent, ConsumerRecord, GrantRecord, NonceRecord,
-    RequestTokenDecision, RequestTokenRecord, RevocationSelector,
+    AccessTokenRecord, AuditEvent, ConsumerRecord, GrantRecord, NonceRecord, RequestTokenDecision,
+    RequestTokenRecord, RevocationSelector,
 };
 use crate::secret::TokenHash;
 use async_trait::async_trait;

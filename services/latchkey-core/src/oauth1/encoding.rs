@@ -1,12 +1,101 @@
 //! RFC 5849 section 3.6 percent-encoding (RFC 3986 unreserved set, upper-case hex) and
-//! its inverse. STUB: to be implemented.
+//! its strict inverse.
+//!
+//! Signatures are computed over encoded text, so both sides must encode byte for byte
+//! alike: only `A-Z a-z 0-9 - . _ ~` pass through, everything else becomes `%XX` with
+//! upper-case hex over the UTF-8 bytes. Decoding is strict: a malformed escape or
+//! invalid UTF-8 is refused rather than guessed at, because a lenient decoder would
+//! let two different wire forms verify as one.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+/// Every byte except RFC 3986 unreserved characters is escaped.
+const RESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes `text`: every byte outside `A-Z a-z 0-9 - . _ ~` becomes `%XX`.
 pub fn encode(text: &str) -> String {
-    text.to_owned()
+    utf8_percent_encode(text, RESERVED).to_string()
 }
 
 /// Decodes `%XX` escapes (not `+`). `None` for a malformed escape or invalid UTF-8.
 pub fn decode(text: &str) -> Option<String> {
-    Some(text.to_owned())
+    // `percent_decode_str` passes a malformed escape through untouched; we refuse it.
+    let mut bytes = text.bytes();
+    while let Some(byte) = bytes.next() {
+        if byte == b'%' {
+            let high = bytes.next()?;
+            let low = bytes.next()?;
+            if !high.is_ascii_hexdigit() || !low.is_ascii_hexdigit() {
+                return None;
+            }
+        }
+    }
+    percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreserved_characters_pass_through_unchanged() {
+        let unreserved = "ABCXYZabcxyz0189-._~";
+        assert_eq!(encode(unreserved), unreserved);
+    }
+
+    #[test]
+    fn reserved_characters_become_upper_case_escapes() {
+        assert_eq!(
+            encode("a b+c/d=e&f%g*h'i!"),
+            "a%20b%2Bc%2Fd%3De%26f%25g%2Ah%27i%21"
+        );
+        assert_eq!(
+            encode("http://printer.example.com/ready"),
+            "http%3A%2F%2Fprinter.example.com%2Fready"
+        );
+    }
+
+    #[test]
+    fn non_ascii_text_is_encoded_byte_by_byte_as_utf8() {
+        assert_eq!(encode("é"), "%C3%A9");
+        assert_eq!(encode("☃"), "%E2%98%83");
+    }
+
+    #[test]
+    fn decoding_reverses_encoding() {
+        for text in ["", "plain", "a b+c/d=e&f%g", "é☃", "%"] {
+            assert_eq!(decode(&encode(text)).as_deref(), Some(text));
+        }
+    }
+
+    #[test]
+    fn decoding_accepts_lower_case_hex() {
+        assert_eq!(decode("%2f%2F").as_deref(), Some("//"));
+    }
+
+    #[test]
+    fn decoding_leaves_plus_as_plus() {
+        assert_eq!(decode("a+b").as_deref(), Some("a+b"));
+    }
+
+    #[test]
+    fn malformed_escapes_are_refused() {
+        for text in ["%", "%2", "abc%", "%zz", "%2g", "%%41"] {
+            assert_eq!(decode(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn escapes_that_are_not_utf8_are_refused() {
+        assert_eq!(decode("%FF"), None);
+        assert_eq!(decode("%C3"), None);
+    }
 }

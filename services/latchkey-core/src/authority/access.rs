@@ -1,0 +1,264 @@
+//! After the dance: validating resource requests (the hot path), revoking tokens, and
+//! listing a user's grants.
+
+use super::dance::access_token_context;
+use super::verify::{SignedRequest, TokenSecret};
+use super::{Authority, Caller, validate_user_id};
+use crate::credentials::Role;
+use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
+use crate::oauth1::HttpRequest;
+use crate::records::{AccessTokenRecord, AuditAction, GrantRecord, RevocationSelector};
+use crate::secret::TokenHash;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// On whose behalf a validated request acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user who granted the token.
+    pub user_id: String,
+    /// The consumer acting.
+    pub consumer_key: String,
+    /// The access token's id.
+    pub token_id: Uuid,
+    /// When the token ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a revocation covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokeTarget {
+    /// One access token.
+    Token(Uuid),
+    /// One user's tokens for one consumer.
+    UserGrants {
+        /// The user.
+        user_id: String,
+        /// The consumer.
+        consumer_key: String,
+    },
+    /// Every token of one consumer.
+    Consumer(String),
+}
+
+/// Who asks for a revocation.
+#[derive(Debug, Clone, Copy)]
+pub enum RevokeActor<'a> {
+    /// A consumer, proving itself with a signed request.
+    Consumer(HttpRequest<'a>),
+    /// A user, asserted by the frontend.
+    User(&'a str),
+    /// An admin.
+    Admin,
+}
+
+/// The party a revocation was authenticated as.
+enum Party {
+    Consumer(String),
+    User(String),
+    Admin,
+}
+
+impl Party {
+    fn audit_name(&self) -> String {
+        match self {
+            Party::Consumer(key) => format!("consumer:{key}"),
+            Party::User(id) => format!("user:{id}"),
+            Party::Admin => "admin".into(),
+        }
+    }
+}
+
+impl Authority {
+    /// Verifies a resource request signed with an access token and returns its
+    /// principal. Requires the service credential when the policy says so.
+    pub async fn validate_access(
+        &self,
+        caller: &Caller,
+        http: &HttpRequest<'_>,
+    ) -> AuthorityResult<Principal> {
+        if self.policy.require_service_credential {
+            caller.require_any(&[Role::Service, Role::Admin], "ValidateAccess")?;
+        }
+        let request = self.begin_signed(http).await?;
+        let token = self.live_access_token_of(&request).await?;
+        let principal = Principal {
+            user_id: token.user_id,
+            consumer_key: token.consumer_key,
+            token_id: token.id,
+            expires_at: token.expires_at,
+        };
+        Ok(principal)
+    }
+
+    /// Finds the request's access token, checks it is this consumer's, unrevoked and
+    /// unexpired, then verifies the signature with its secret.
+    async fn live_access_token_of(
+        &self,
+        request: &SignedRequest,
+    ) -> AuthorityResult<AccessTokenRecord> {
+        let value = request.oauth.protocol.token.as_deref().ok_or_else(|| {
+            OAuthFailure::with_parameters(
+                Problem::ParameterAbsent,
+                "oauth_token is required",
+                ["oauth_token"],
+            )
+        })?;
+        let token = self
+            .store
+            .find_access_token(&TokenHash::of(value))
+            .await?
+            .filter(|t| t.consumer_key == request.consumer.key)
+            .ok_or_else(|| {
+                AuthorityError::oauth(
+                    Problem::TokenRejected,
+                    "no such access token for this consumer",
+                )
+            })?;
+        // Revocation and expiry are read from the row on every call: they hold at once,
+        // whatever the sweeper has or has not done.
+        if token.revoked_at.is_some() {
+            return Err(AuthorityError::oauth(
+                Problem::TokenRevoked,
+                "the access token was revoked",
+            ));
+        }
+        if request.now >= token.expires_at {
+            return Err(AuthorityError::oauth(
+                Problem::TokenExpired,
+                "the access token has expired",
+            ));
+        }
+        self.finish_signed(
+            request,
+            Some(TokenSecret {
+                sealed: &token.secret,
+                context: access_token_context(token.id),
+            }),
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// Revokes the target if the actor may; returns how many live tokens it revoked.
+    /// A refused request changes nothing.
+    pub async fn revoke(
+        &self,
+        caller: &Caller,
+        actor: RevokeActor<'_>,
+        target: &RevokeTarget,
+    ) -> AuthorityResult<u64> {
+        let party = match actor {
+            RevokeActor::Admin => {
+                caller.require_any(&[Role::Admin], "Revoke as admin")?;
+                Party::Admin
+            }
+            RevokeActor::User(user_id) => {
+                caller.require_any(&[Role::Frontend], "Revoke as a user")?;
+                validate_user_id(user_id)?;
+                Party::User(user_id.to_owned())
+            }
+            RevokeActor::Consumer(http) => {
+                let request = self.begin_signed(&http).await?;
+                if request.oauth.protocol.token.is_some() {
+                    self.live_access_token_of(&request).await?;
+                } else {
+                    self.finish_signed(&request, None).await?;
+                }
+                Party::Consumer(request.consumer.key)
+            }
+        };
+
+        let (selector, consumer_key, user_id) = match target {
+            RevokeTarget::Token(id) => {
+                let token = self.store.get_access_token(*id).await?.ok_or_else(|| {
+                    AuthorityError::not_found(
+                        Some(Problem::TokenRejected),
+                        "no access token has this id",
+                    )
+                })?;
+                let allowed = match &party {
+                    Party::Admin => true,
+                    Party::User(user) => *user == token.user_id,
+                    Party::Consumer(key) => *key == token.consumer_key,
+                };
+                if !allowed {
+                    return Err(AuthorityError::permission_denied(format!(
+                        "{} may not revoke another party's token",
+                        party.audit_name()
+                    )));
+                }
+                (
+                    RevocationSelector::Token(*id),
+                    token.consumer_key,
+                    Some(token.user_id),
+                )
+            }
+            RevokeTarget::UserGrants {
+                user_id,
+                consumer_key,
+            } => {
+                let allowed = match &party {
+                    Party::Admin => true,
+                    Party::User(user) => user == user_id,
+                    Party::Consumer(key) => key == consumer_key,
+                };
+                if !allowed {
+                    return Err(AuthorityError::permission_denied(format!(
+                        "{} may not revoke another party's grants",
+                        party.audit_name()
+                    )));
+                }
+                self.existing_consumer(consumer_key).await?;
+                (
+                    RevocationSelector::UserGrants {
+                        user_id: user_id.clone(),
+                        consumer_key: consumer_key.clone(),
+                    },
+                    consumer_key.clone(),
+                    Some(user_id.clone()),
+                )
+            }
+            RevokeTarget::Consumer(consumer_key) => {
+                let allowed = match &party {
+                    Party::Admin => true,
+                    Party::User(_) => false,
+                    Party::Consumer(key) => key == consumer_key,
+                };
+                if !allowed {
+                    return Err(AuthorityError::permission_denied(format!(
+                        "{} may not revoke all of consumer {consumer_key}'s tokens",
+                        party.audit_name()
+                    )));
+                }
+                self.existing_consumer(consumer_key).await?;
+                (
+                    RevocationSelector::Consumer(consumer_key.clone()),
+                    consumer_key.clone(),
+                    None,
+                )
+            }
+        };
+        let mut audit = self.audit(AuditAction::AccessTokensRevoked, party.audit_name());
+        audit.consumer_key = Some(consumer_key);
+        audit.user_id = user_id;
+        if let RevocationSelector::Token(id) = &selector {
+            audit.token_id = Some(*id);
+        }
+        Ok(self
+            .store
+            .revoke_access_tokens(&selector, self.now(), &audit)
+            .await?)
+    }
+
+    /// A user's live grants. Frontend or admin credential.
+    pub async fn list_authorizations(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+    ) -> AuthorityResult<Vec<GrantRecord>> {
+        caller.require_any(&[Role::Frontend, Role::Admin], "ListAuthorizations")?;
+        validate_user_id(user_id)?;
+        Ok(self.store.list_live_grants(user_id, self.now()).await?)
+    }
+}

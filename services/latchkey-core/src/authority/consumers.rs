@@ -1,0 +1,392 @@
+//! Consumer administration (Jira's OAuth administration page / application links).
+//! Admin credential for every call.
+
+use super::verify::consumer_secret_context;
+use super::{Authority, Caller};
+use crate::consumer::{parse_absolute_http_url, validate_consumer_key};
+use crate::credentials::Role;
+use crate::error::{AuthorityError, AuthorityResult};
+use crate::oauth1::{ConsumerPublicKey, SignatureMethod};
+use crate::records::{AuditAction, ConsumerRecord};
+use crate::secret::{EncryptedSecret, new_token_value};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where a new consumer's shared secret comes from.
+#[derive(Debug, Default)]
+pub enum SharedSecretChoice {
+    /// No shared secret (RSA-SHA1 only).
+    #[default]
+    None,
+    /// The admin supplied it.
+    Given(SecretString),
+    /// Latchkey generates one and shows it once.
+    Generate,
+}
+
+/// A consumer to register.
+#[derive(Debug, Default)]
+pub struct ConsumerDraft {
+    /// `oauth_consumer_key`.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Description for the consent screen.
+    pub description: String,
+    /// Registered callback, if callbacks are restricted.
+    pub callback_url: Option<String>,
+    /// Pasted RSA public key or certificate.
+    pub public_key: Option<String>,
+    /// Shared secret.
+    pub shared_secret: SharedSecretChoice,
+    /// Allowed methods; empty picks from the credentials given.
+    pub signature_methods: Vec<SignatureMethod>,
+    /// Access-token lifetime in seconds; `None` or 0 for the server default.
+    pub access_token_ttl_seconds: Option<u64>,
+}
+
+/// Changes to a consumer; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ConsumerChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New registered callback; `Some("")` removes the restriction.
+    pub callback_url: Option<String>,
+    /// New public key; `Some("")` removes it.
+    pub public_key: Option<String>,
+    /// New shared secret; `Some("")` removes it.
+    pub shared_secret: Option<SecretString>,
+    /// New allowed methods.
+    pub signature_methods: Option<Vec<SignatureMethod>>,
+    /// New access-token lifetime; `Some(0)` for the server default. Applies to tokens
+    /// issued from now on; tokens already issued keep the expiry they were given.
+    pub access_token_ttl_seconds: Option<u64>,
+}
+
+/// A registered consumer, with its generated secret if one was made.
+#[derive(Debug)]
+pub struct RegisteredConsumer {
+    /// The stored consumer.
+    pub consumer: ConsumerRecord,
+    /// The generated shared secret, shown once.
+    pub generated_secret: Option<SecretString>,
+}
+
+/// A page of consumers.
+#[derive(Debug)]
+pub struct ConsumerPage {
+    /// The consumers, ordered by key.
+    pub consumers: Vec<ConsumerRecord>,
+    /// The token for the next page; `None` on the last.
+    pub next_page_token: Option<String>,
+}
+
+impl Caller {
+    /// The operator at the command line, who holds the database already.
+    pub const OPERATOR: Caller = Caller {
+        roles: crate::credentials::Roles::NONE.with_admin(),
+    };
+}
+
+impl Authority {
+    /// Registers a consumer.
+    pub async fn register_consumer(
+        &self,
+        caller: &Caller,
+        draft: ConsumerDraft,
+    ) -> AuthorityResult<RegisteredConsumer> {
+        caller.require_any(&[Role::Admin], "RegisterConsumer")?;
+        validate_consumer_key(&draft.key).map_err(|d| AuthorityError::invalid("key", d))?;
+        let now = self.now();
+        let (shared_secret, generated_secret) = match draft.shared_secret {
+            SharedSecretChoice::None => (None, None),
+            SharedSecretChoice::Given(secret) => (Some(secret), None),
+            SharedSecretChoice::Generate => {
+                let secret = SecretString::from(new_token_value(self.randomness.as_ref()));
+                (Some(secret.clone()), Some(secret))
+            }
+        };
+        let mut consumer = ConsumerRecord {
+            key: draft.key,
+            name: String::new(),
+            description: String::new(),
+            callback_url: None,
+            public_key_pem: None,
+            shared_secret: None,
+            signature_methods: Vec::new(),
+            access_token_ttl_seconds: None,
+            enabled: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let changes = ConsumerChanges {
+            name: Some(draft.name),
+            description: Some(draft.description),
+            callback_url: draft.callback_url,
+            public_key: draft.public_key,
+            shared_secret,
+            signature_methods: Some(draft.signature_methods),
+            access_token_ttl_seconds: draft.access_token_ttl_seconds,
+        };
+        self.apply_changes(&mut consumer, changes)?;
+        let mut audit = self.audit(AuditAction::ConsumerRegistered, "admin");
+        audit.consumer_key = Some(consumer.key.clone());
+        self.store
+            .insert_consumer(&consumer, &audit)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict(_) => AuthorityError::AlreadyExists {
+                    detail: format!("consumer {} already exists", consumer.key),
+                },
+                other => other.into(),
+            })?;
+        Ok(RegisteredConsumer {
+            consumer,
+            generated_secret,
+        })
+    }
+
+    /// One consumer.
+    pub async fn get_consumer(
+        &self,
+        caller: &Caller,
+        key: &str,
+    ) -> AuthorityResult<ConsumerRecord> {
+        caller.require_any(&[Role::Admin], "GetConsumer")?;
+        self.existing_consumer(key).await
+    }
+
+    /// A page of consumers ordered by key. `page_size` 0 means 50; above 500 means 500.
+    pub async fn list_consumers(
+        &self,
+        caller: &Caller,
+        page_size: u32,
+        page_token: &str,
+    ) -> AuthorityResult<ConsumerPage> {
+        caller.require_any(&[Role::Admin], "ListConsumers")?;
+        let limit = match page_size {
+            0 => 50,
+            n => n.min(500),
+        };
+        let after = if page_token.is_empty() {
+            None
+        } else {
+            let bytes = URL_SAFE_NO_PAD.decode(page_token).map_err(|_| {
+                AuthorityError::invalid("page_token", "not a token this server issued")
+            })?;
+            Some(String::from_utf8(bytes).map_err(|_| {
+                AuthorityError::invalid("page_token", "not a token this server issued")
+            })?)
+        };
+        // One more than asked tells whether another page follows.
+        let mut consumers = self
+            .store
+            .list_consumers(after.as_deref(), u64::from(limit) + 1)
+            .await?;
+        let next_page_token = if consumers.len() > limit as usize {
+            consumers.truncate(limit as usize);
+            consumers
+                .last()
+                .map(|c| URL_SAFE_NO_PAD.encode(c.key.as_bytes()))
+        } else {
+            None
+        };
+        Ok(ConsumerPage {
+            consumers,
+            next_page_token,
+        })
+    }
+
+    /// Changes a consumer.
+    pub async fn update_consumer(
+        &self,
+        caller: &Caller,
+        key: &str,
+        changes: ConsumerChanges,
+    ) -> AuthorityResult<ConsumerRecord> {
+        caller.require_any(&[Role::Admin], "UpdateConsumer")?;
+        let mut consumer = self.existing_consumer(key).await?;
+        self.apply_changes(&mut consumer, changes)?;
+        consumer.updated_at = self.now();
+        let mut audit = self.audit(AuditAction::ConsumerUpdated, "admin");
+        audit.consumer_key = Some(consumer.key.clone());
+        if !self.store.update_consumer(&consumer, &audit).await? {
+            return Err(AuthorityError::not_found(
+                None,
+                format!("no consumer {key}"),
+            ));
+        }
+        Ok(consumer)
+    }
+
+    /// Enables or disables a consumer.
+    pub async fn set_consumer_enabled(
+        &self,
+        caller: &Caller,
+        key: &str,
+        enabled: bool,
+    ) -> AuthorityResult<ConsumerRecord> {
+        caller.require_any(&[Role::Admin], "SetConsumerEnabled")?;
+        let mut consumer = self.existing_consumer(key).await?;
+        consumer.enabled = enabled;
+        consumer.updated_at = self.now();
+        let action = if enabled {
+            AuditAction::ConsumerEnabled
+        } else {
+            AuditAction::ConsumerDisabled
+        };
+        let mut audit = self.audit(action, "admin");
+        audit.consumer_key = Some(consumer.key.clone());
+        if !self.store.update_consumer(&consumer, &audit).await? {
+            return Err(AuthorityError::not_found(
+                None,
+                format!("no consumer {key}"),
+            ));
+        }
+        Ok(consumer)
+    }
+
+    /// Deletes a consumer and its tokens; returns how many access tokens went.
+    pub async fn delete_consumer(&self, caller: &Caller, key: &str) -> AuthorityResult<u64> {
+        caller.require_any(&[Role::Admin], "DeleteConsumer")?;
+        let mut audit = self.audit(AuditAction::ConsumerDeleted, "admin");
+        audit.consumer_key = Some(key.to_owned());
+        self.store
+            .delete_consumer(key, &audit)
+            .await?
+            .ok_or_else(|| AuthorityError::not_found(None, format!("no consumer {key}")))
+    }
+
+    pub(crate) async fn existing_consumer(&self, key: &str) -> AuthorityResult<ConsumerRecord> {
+        self.store
+            .get_consumer(key)
+            .await?
+            .ok_or_else(|| AuthorityError::not_found(None, format!("no consumer {key}")))
+    }
+
+    /// Applies and validates changes; the consumer is left consistent or the call fails.
+    fn apply_changes(
+        &self,
+        consumer: &mut ConsumerRecord,
+        changes: ConsumerChanges,
+    ) -> AuthorityResult<()> {
+        if let Some(name) = changes.name {
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 255 {
+                return Err(AuthorityError::invalid(
+                    "name",
+                    "a name has 1 to 255 characters",
+                ));
+            }
+            consumer.name = name.to_owned();
+        }
+        if let Some(description) = changes.description {
+            if description.chars().count() > 4000 {
+                return Err(AuthorityError::invalid(
+                    "description",
+                    "at most 4000 characters",
+                ));
+            }
+            consumer.description = description;
+        }
+        if let Some(callback) = changes.callback_url {
+            consumer.callback_url = if callback.is_empty() {
+                None
+            } else {
+                parse_absolute_http_url(&callback)
+                    .map_err(|d| AuthorityError::invalid("callback_url", d))?;
+                Some(callback)
+            };
+        }
+        if let Some(public_key) = changes.public_key {
+            consumer.public_key_pem = if public_key.trim().is_empty() {
+                None
+            } else {
+                let parsed = ConsumerPublicKey::parse(&public_key)
+                    .map_err(|e| AuthorityError::invalid("public_key", e.to_string()))?;
+                Some(parsed.pem)
+            };
+        }
+        if let Some(secret) = changes.shared_secret {
+            let secret = secret.expose_secret();
+            consumer.shared_secret = if secret.is_empty() {
+                None
+            } else {
+                if secret.len() > 1024 {
+                    return Err(AuthorityError::invalid(
+                        "shared_secret",
+                        "at most 1024 bytes",
+                    ));
+                }
+                Some(self.seal_consumer_secret(&consumer.key, secret)?)
+            };
+        }
+        if let Some(methods) = changes.signature_methods {
+            consumer.signature_methods = methods;
+        }
+        if consumer.signature_methods.is_empty() {
+            if consumer.public_key_pem.is_some() {
+                consumer.signature_methods.push(SignatureMethod::RsaSha1);
+            }
+            if consumer.shared_secret.is_some() {
+                consumer.signature_methods.push(SignatureMethod::HmacSha1);
+            }
+        }
+        consumer.signature_methods.dedup();
+        if consumer.signature_methods.is_empty() {
+            return Err(AuthorityError::invalid(
+                "public_key",
+                "a consumer needs an RSA public key or a shared secret",
+            ));
+        }
+        for method in &consumer.signature_methods {
+            let usable = match method {
+                SignatureMethod::RsaSha1 => consumer.public_key_pem.is_some(),
+                SignatureMethod::HmacSha1 | SignatureMethod::Plaintext => {
+                    consumer.shared_secret.is_some()
+                }
+            };
+            if !usable {
+                return Err(AuthorityError::invalid(
+                    "signature_methods",
+                    format!(
+                        "{} needs {}",
+                        method.as_str(),
+                        if *method == SignatureMethod::RsaSha1 {
+                            "a public key"
+                        } else {
+                            "a shared secret"
+                        }
+                    ),
+                ));
+            }
+        }
+        if let Some(ttl) = changes.access_token_ttl_seconds {
+            consumer.access_token_ttl_seconds = if ttl == 0 {
+                None
+            } else {
+                let max = self.policy.max_access_token_ttl.num_seconds();
+                let ttl = i64::try_from(ttl)
+                    .ok()
+                    .filter(|t| *t <= max)
+                    .ok_or_else(|| {
+                        AuthorityError::invalid(
+                            "token_policy",
+                            format!("the access-token lifetime may not exceed {max} seconds"),
+                        )
+                    })?;
+                Some(ttl)
+            };
+        }
+        Ok(())
+    }
+
+    fn seal_consumer_secret(&self, key: &str, secret: &str) -> AuthorityResult<EncryptedSecret> {
+        self.cipher
+            .seal(secret, &consumer_secret_context(key))
+            .map_err(Self::internal)
+    }
+}

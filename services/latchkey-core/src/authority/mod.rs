@@ -1,0 +1,167 @@
+//! The authority: every use case of the service, one method each, wired to the
+//! [`Store`], [`Clock`], [`Randomness`] and [`SecretCipher`] it was given.
+//!
+//! The wire layers call these methods and translate results; every protocol rule
+//! (who may call what, lifetimes, single use, signatures) is decided here.
+//!
+//! - [`verify`]: the pipeline every signed consumer request goes through.
+//! - [`dance`]: the three legs: request token, user decision, exchange.
+//! - [`access`]: validation of resource requests, revocation, a user's grants.
+//! - [`consumers`]: consumer administration.
+
+pub mod access;
+pub mod consumers;
+pub mod dance;
+pub mod verify;
+
+use crate::cipher::SecretCipher;
+use crate::clock::Clock;
+use crate::credentials::{Role, Roles};
+use crate::error::{AuthorityError, AuthorityResult};
+use crate::policy::Policy;
+use crate::records::{AuditAction, AuditEvent};
+use crate::secret::Randomness;
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use rsa::RsaPublicKey;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Who is calling, as the wire layer established it from the presented credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// The roles the presented credential holds.
+    pub roles: Roles,
+}
+
+impl Caller {
+    /// A caller that presented no valid credential.
+    pub const ANONYMOUS: Caller = Caller { roles: Roles::NONE };
+
+    /// Fails with `Unauthenticated` unless the caller holds one of `roles`.
+    pub fn require_any(&self, roles: &[Role], call: &str) -> AuthorityResult<()> {
+        if roles.iter().any(|role| self.roles.contains(*role)) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = roles
+                .iter()
+                .map(|r| match r {
+                    Role::Admin => "admin",
+                    Role::Frontend => "frontend",
+                    Role::Service => "service",
+                })
+                .collect();
+            Err(AuthorityError::Unauthenticated {
+                detail: format!("{call} requires the {} credential", names.join(" or ")),
+            })
+        }
+    }
+}
+
+/// Parsed RSA keys by consumer key, so no request pays for parsing PEM. An entry is
+/// keyed by the PEM it came from too, so an updated key is never served stale.
+#[derive(Debug, Default)]
+struct KeyCache {
+    keys: RwLock<HashMap<String, (String, Arc<RsaPublicKey>)>>,
+}
+
+const KEY_CACHE_LIMIT: usize = 4096;
+
+impl KeyCache {
+    fn get(&self, consumer_key: &str, pem: &str) -> Option<Arc<RsaPublicKey>> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.get(consumer_key)
+            .filter(|(cached_pem, _)| cached_pem == pem)
+            .map(|(_, k)| k.clone())
+    }
+
+    fn put(&self, consumer_key: &str, pem: &str, key: Arc<RsaPublicKey>) {
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= KEY_CACHE_LIMIT {
+            keys.clear();
+        }
+        keys.insert(consumer_key.to_owned(), (pem.to_owned(), key));
+    }
+}
+
+/// The token authority.
+pub struct Authority {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    randomness: Arc<dyn Randomness>,
+    cipher: SecretCipher,
+    policy: Policy,
+    keys: KeyCache,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authority {
+    /// An authority over `store`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        randomness: Arc<dyn Randomness>,
+        cipher: SecretCipher,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            randomness,
+            cipher,
+            policy,
+            keys: KeyCache::default(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether the store answers (for health checks).
+    pub async fn ping(&self) -> AuthorityResult<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn audit(&self, action: AuditAction, actor: impl Into<String>) -> AuditEvent {
+        AuditEvent {
+            at: self.now(),
+            action,
+            actor: actor.into(),
+            consumer_key: None,
+            user_id: None,
+            token_id: None,
+            detail: String::new(),
+        }
+    }
+
+    fn internal(detail: impl std::fmt::Display) -> AuthorityError {
+        AuthorityError::Internal {
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Checks a user id: 1 to 255 characters, no control characters.
+fn validate_user_id(user_id: &str) -> AuthorityResult<()> {
+    if user_id.is_empty() || user_id.chars().count() > 255 || user_id.chars().any(char::is_control)
+    {
+        return Err(AuthorityError::invalid(
+            "user_id",
+            "a user id has 1 to 255 characters, none of them control characters",
+        ));
+    }
+    Ok(())
+}

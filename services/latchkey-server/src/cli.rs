@@ -1,0 +1,250 @@
+//! The `latchkey` command line: `serve`, `migrate`, `consumer add|list|disable|enable`
+//! for operators without a gRPC client, and helpers that make keys and credentials.
+
+use crate::config::Config;
+use crate::startup::{Application, open_core};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use latchkey_core::authority::Caller;
+use latchkey_core::authority::consumers::{ConsumerDraft, SharedSecretChoice};
+use latchkey_core::cipher::SecretCipher;
+use latchkey_core::clock::SystemClock;
+use latchkey_core::credentials::hash_credential;
+use latchkey_core::oauth1::SignatureMethod;
+use secrecy::{ExposeSecret, SecretString};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Latchkey: an OAuth 1.0a token authority with a gRPC API.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version)]
+pub struct Cli {
+    /// Configuration file (default: ./latchkey.toml when present).
+    #[arg(long, global = true, env = "LATCHKEY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the gRPC server until SIGTERM or Ctrl-C.
+    Serve,
+    /// Applies pending database migrations and exits.
+    Migrate,
+    /// Manages consumers directly in the database.
+    #[command(subcommand)]
+    Consumer(ConsumerCommand),
+    /// Makes a caller credential and its argon2 hash.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+    /// Makes encryption keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsumerCommand {
+    /// Registers a consumer.
+    Add(AddConsumer),
+    /// Lists consumers.
+    List,
+    /// Disables a consumer: its signed requests fail with consumer_key_rejected.
+    Disable {
+        /// The consumer key.
+        key: String,
+    },
+    /// Enables a consumer again.
+    Enable {
+        /// The consumer key.
+        key: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct AddConsumer {
+    /// The oauth_consumer_key.
+    #[arg(long)]
+    key: String,
+    /// Display name shown on the consent screen.
+    #[arg(long)]
+    name: String,
+    /// Description shown on the consent screen.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Callbacks must lie under this URL.
+    #[arg(long)]
+    callback: Option<String>,
+    /// File with the consumer's RSA public key (PEM) or X.509 certificate.
+    #[arg(long)]
+    public_key_file: Option<PathBuf>,
+    /// Generate a shared secret for HMAC-SHA1 and print it once.
+    #[arg(long, conflicts_with = "shared_secret_stdin")]
+    generate_shared_secret: bool,
+    /// Read the shared secret from standard input.
+    #[arg(long)]
+    shared_secret_stdin: bool,
+    /// Allowed signature methods (default: from the credentials given).
+    #[arg(long = "method", value_enum)]
+    methods: Vec<MethodArg>,
+    /// Access-token lifetime in seconds (default: the server's).
+    #[arg(long)]
+    access_token_ttl: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MethodArg {
+    RsaSha1,
+    HmacSha1,
+    Plaintext,
+}
+
+#[derive(Debug, Subcommand)]
+enum CredentialCommand {
+    /// Generates a random credential; prints it and its hash for configuration.
+    Generate,
+    /// Hashes a credential read from standard input.
+    Hash,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Generates an encryption key (32 random bytes, base64).
+    Generate,
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Credential(command) => return credential(command),
+        Command::Key(KeyCommand::Generate) => {
+            println!("{}", SecretCipher::generate_key());
+            return Ok(());
+        }
+        _ => {}
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    crate::telemetry::init(&config.log);
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(config)
+                .await
+                .context("latchkey cannot start")?;
+            app.run_until_stopped()
+                .await
+                .context("the gRPC server failed")?;
+        }
+        Command::Migrate => {
+            open_core(&config, Arc::new(SystemClock), true).await?;
+            println!("migrations applied");
+        }
+        Command::Consumer(command) => consumer(&config, command).await?,
+        Command::Credential(_) | Command::Key(_) => {}
+    }
+    Ok(())
+}
+
+fn credential(command: CredentialCommand) -> anyhow::Result<()> {
+    let credential = match command {
+        CredentialCommand::Generate => {
+            let credential =
+                latchkey_core::secret::new_token_value(&latchkey_core::secret::OsRandomness);
+            println!("credential: {credential}");
+            credential
+        }
+        CredentialCommand::Hash => read_stdin()?.expose_secret().to_owned(),
+    };
+    let hash = hash_credential(&credential).map_err(anyhow::Error::msg)?;
+    println!("hash:       {hash}");
+    Ok(())
+}
+
+fn read_stdin() -> anyhow::Result<SecretString> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    let text = text.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!text.is_empty(), "nothing on standard input");
+    Ok(SecretString::from(text))
+}
+
+async fn consumer(config: &Config, command: ConsumerCommand) -> anyhow::Result<()> {
+    let core = open_core(config, Arc::new(SystemClock), config.migrate_on_start()).await?;
+    let authority = core.authority;
+    let operator = Caller::OPERATOR;
+    match command {
+        ConsumerCommand::Add(add) => {
+            let public_key = match &add.public_key_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let shared_secret = if add.generate_shared_secret {
+                SharedSecretChoice::Generate
+            } else if add.shared_secret_stdin {
+                SharedSecretChoice::Given(read_stdin()?)
+            } else {
+                SharedSecretChoice::None
+            };
+            let draft = ConsumerDraft {
+                key: add.key,
+                name: add.name,
+                description: add.description,
+                callback_url: add.callback,
+                public_key,
+                shared_secret,
+                signature_methods: add
+                    .methods
+                    .iter()
+                    .map(|m| match m {
+                        MethodArg::RsaSha1 => SignatureMethod::RsaSha1,
+                        MethodArg::HmacSha1 => SignatureMethod::HmacSha1,
+                        MethodArg::Plaintext => SignatureMethod::Plaintext,
+                    })
+                    .collect(),
+                access_token_ttl_seconds: add.access_token_ttl,
+            };
+            let registered = authority.register_consumer(&operator, draft).await?;
+            println!("registered consumer {}", registered.consumer.key);
+            if let Some(secret) = registered.generated_secret {
+                println!("shared secret (shown once): {}", secret.expose_secret());
+            }
+        }
+        ConsumerCommand::List => {
+            let mut token = String::new();
+            loop {
+                let page = authority.list_consumers(&operator, 500, &token).await?;
+                for c in &page.consumers {
+                    let methods: Vec<&str> =
+                        c.signature_methods.iter().map(|m| m.as_str()).collect();
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        c.key,
+                        if c.enabled { "enabled" } else { "disabled" },
+                        methods.join(","),
+                        c.name
+                    );
+                }
+                match page.next_page_token {
+                    Some(next) => token = next,
+                    None => break,
+                }
+            }
+        }
+        ConsumerCommand::Disable { key } => {
+            authority
+                .set_consumer_enabled(&operator, &key, false)
+                .await?;
+            println!("disabled consumer {key}");
+        }
+        ConsumerCommand::Enable { key } => {
+            authority
+                .set_consumer_enabled(&operator, &key, true)
+                .await?;
+            println!("enabled consumer {key}");
+        }
+    }
+    Ok(())
+}

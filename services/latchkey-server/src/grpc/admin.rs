@@ -1,0 +1,166 @@
+//! `latchkey.v1.ConsumerAdmin`: consumer administration, admin credential only.
+
+use super::convert::{consumer, signature_methods};
+use super::{Handlers, observe};
+use latchkey_api::v1 as pb;
+use latchkey_api::v1::consumer_admin_server::ConsumerAdmin;
+use latchkey_core::AuthorityError;
+use latchkey_core::authority::consumers::{ConsumerChanges, ConsumerDraft, SharedSecretChoice};
+use secrecy::{ExposeSecret, SecretString};
+use tonic::{Request, Response, Status};
+
+/// The ConsumerAdmin service.
+#[derive(Clone)]
+pub struct AdminService(pub Handlers);
+
+fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+#[tonic::async_trait]
+impl ConsumerAdmin for AdminService {
+    async fn register_consumer(
+        &self,
+        request: Request<pb::RegisterConsumerRequest>,
+    ) -> Result<Response<pb::RegisterConsumerResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("RegisterConsumer", async {
+            let shared_secret = match (
+                message.shared_secret.is_empty(),
+                message.generate_shared_secret,
+            ) {
+                (true, false) => SharedSecretChoice::None,
+                (false, false) => {
+                    SharedSecretChoice::Given(SecretString::from(message.shared_secret))
+                }
+                (true, true) => SharedSecretChoice::Generate,
+                (false, true) => {
+                    return Err(AuthorityError::invalid(
+                        "shared_secret",
+                        "give a shared secret or ask for one to be generated, not both",
+                    ));
+                }
+            };
+            let draft = ConsumerDraft {
+                key: message.key,
+                name: message.name,
+                description: message.description,
+                callback_url: non_empty(message.callback_url),
+                public_key: non_empty(message.public_key),
+                shared_secret,
+                signature_methods: signature_methods(&message.signature_methods)?,
+                access_token_ttl_seconds: message.token_policy.map(|p| p.access_token_ttl_seconds),
+            };
+            let registered = self.0.authority.register_consumer(&caller, draft).await?;
+            Ok(pb::RegisterConsumerResponse {
+                consumer: Some(consumer(registered.consumer)),
+                generated_shared_secret: registered
+                    .generated_secret
+                    .map(|s| s.expose_secret().to_owned())
+                    .unwrap_or_default(),
+            })
+        })
+        .await
+    }
+
+    async fn get_consumer(
+        &self,
+        request: Request<pb::GetConsumerRequest>,
+    ) -> Result<Response<pb::Consumer>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("GetConsumer", async {
+            Ok(consumer(
+                self.0.authority.get_consumer(&caller, &message.key).await?,
+            ))
+        })
+        .await
+    }
+
+    async fn list_consumers(
+        &self,
+        request: Request<pb::ListConsumersRequest>,
+    ) -> Result<Response<pb::ListConsumersResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("ListConsumers", async {
+            let page = self
+                .0
+                .authority
+                .list_consumers(&caller, message.page_size, &message.page_token)
+                .await?;
+            Ok(pb::ListConsumersResponse {
+                consumers: page.consumers.into_iter().map(consumer).collect(),
+                next_page_token: page.next_page_token.unwrap_or_default(),
+            })
+        })
+        .await
+    }
+
+    async fn update_consumer(
+        &self,
+        request: Request<pb::UpdateConsumerRequest>,
+    ) -> Result<Response<pb::Consumer>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("UpdateConsumer", async {
+            let changes = ConsumerChanges {
+                name: message.name,
+                description: message.description,
+                callback_url: message.callback_url,
+                public_key: message.public_key,
+                shared_secret: message.shared_secret.map(SecretString::from),
+                signature_methods: if message.signature_methods.is_empty() {
+                    None
+                } else {
+                    Some(signature_methods(&message.signature_methods)?)
+                },
+                access_token_ttl_seconds: message.token_policy.map(|p| p.access_token_ttl_seconds),
+            };
+            Ok(consumer(
+                self.0
+                    .authority
+                    .update_consumer(&caller, &message.key, changes)
+                    .await?,
+            ))
+        })
+        .await
+    }
+
+    async fn set_consumer_enabled(
+        &self,
+        request: Request<pb::SetConsumerEnabledRequest>,
+    ) -> Result<Response<pb::Consumer>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("SetConsumerEnabled", async {
+            Ok(consumer(
+                self.0
+                    .authority
+                    .set_consumer_enabled(&caller, &message.key, message.enabled)
+                    .await?,
+            ))
+        })
+        .await
+    }
+
+    async fn delete_consumer(
+        &self,
+        request: Request<pb::DeleteConsumerRequest>,
+    ) -> Result<Response<pb::DeleteConsumerResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("DeleteConsumer", async {
+            let deleted = self
+                .0
+                .authority
+                .delete_consumer(&caller, &message.key)
+                .await?;
+            Ok(pb::DeleteConsumerResponse {
+                tokens_deleted: u32::try_from(deleted).unwrap_or(u32::MAX),
+            })
+        })
+        .await
+    }
+}

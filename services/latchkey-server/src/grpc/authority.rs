@@ -1,0 +1,212 @@
+//! `latchkey.v1.TokenAuthority`: the dance, validation, revocation, a user's grants.
+
+use super::convert::{http_request, request_token_state, timestamp};
+use super::{Handlers, observe};
+use latchkey_api::v1 as pb;
+use latchkey_api::v1::token_authority_server::TokenAuthority;
+use latchkey_core::AuthorityError;
+use latchkey_core::authority::access::{RevokeActor, RevokeTarget};
+use latchkey_core::authority::dance::UserDecision;
+use secrecy::ExposeSecret;
+use tonic::{Request, Response, Status};
+
+/// The TokenAuthority service.
+#[derive(Clone)]
+pub struct AuthorityService(pub Handlers);
+
+#[tonic::async_trait]
+impl TokenAuthority for AuthorityService {
+    async fn issue_request_token(
+        &self,
+        request: Request<pb::IssueRequestTokenRequest>,
+    ) -> Result<Response<pb::IssueRequestTokenResponse>, Status> {
+        let message = request.into_inner();
+        observe("IssueRequestToken", async {
+            let issued = self
+                .0
+                .authority
+                .issue_request_token(&http_request(message.request.as_ref())?)
+                .await?;
+            Ok(pb::IssueRequestTokenResponse {
+                token: issued.token.expose_secret().to_owned(),
+                token_secret: issued.token_secret.expose_secret().to_owned(),
+                callback_confirmed: true,
+                expires_at: Some(timestamp(issued.expires_at)),
+                authorize_url: issued.authorize_url,
+            })
+        })
+        .await
+    }
+
+    async fn describe_request_token(
+        &self,
+        request: Request<pb::DescribeRequestTokenRequest>,
+    ) -> Result<Response<pb::DescribeRequestTokenResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("DescribeRequestToken", async {
+            let view = self
+                .0
+                .authority
+                .describe_request_token(&caller, &message.token)
+                .await?;
+            Ok(pb::DescribeRequestTokenResponse {
+                consumer_key: view.consumer_key,
+                consumer_name: view.consumer_name,
+                consumer_description: view.consumer_description,
+                callback: view.callback,
+                state: request_token_state(view.status) as i32,
+                expires_at: Some(timestamp(view.expires_at)),
+            })
+        })
+        .await
+    }
+
+    async fn authorize(
+        &self,
+        request: Request<pb::AuthorizeRequest>,
+    ) -> Result<Response<pb::AuthorizeResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("Authorize", async {
+            let decision = match pb::Decision::try_from(message.decision) {
+                Ok(pb::Decision::Approve) => UserDecision::Approve,
+                Ok(pb::Decision::Deny) => UserDecision::Deny,
+                _ => return Err(AuthorityError::invalid("decision", "approve or deny")),
+            };
+            let outcome = self
+                .0
+                .authority
+                .authorize(&caller, &message.token, &message.user_id, decision)
+                .await?;
+            Ok(pb::AuthorizeResponse {
+                decision: message.decision,
+                verifier: outcome
+                    .verifier
+                    .map(|v| v.expose_secret().to_owned())
+                    .unwrap_or_default(),
+                redirect_url: outcome.redirect_url.unwrap_or_default(),
+                out_of_band: outcome.out_of_band,
+            })
+        })
+        .await
+    }
+
+    async fn exchange_token(
+        &self,
+        request: Request<pb::ExchangeTokenRequest>,
+    ) -> Result<Response<pb::ExchangeTokenResponse>, Status> {
+        let message = request.into_inner();
+        observe("ExchangeToken", async {
+            let issued = self
+                .0
+                .authority
+                .exchange_token(&http_request(message.request.as_ref())?)
+                .await?;
+            Ok(pb::ExchangeTokenResponse {
+                token: issued.token.expose_secret().to_owned(),
+                token_secret: issued.token_secret.expose_secret().to_owned(),
+                expires_at: Some(timestamp(issued.expires_at)),
+                token_id: issued.token_id.to_string(),
+            })
+        })
+        .await
+    }
+
+    async fn validate_access(
+        &self,
+        request: Request<pb::ValidateAccessRequest>,
+    ) -> Result<Response<pb::ValidateAccessResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("ValidateAccess", async {
+            let principal = self
+                .0
+                .authority
+                .validate_access(&caller, &http_request(message.request.as_ref())?)
+                .await?;
+            Ok(pb::ValidateAccessResponse {
+                principal: Some(pb::Principal {
+                    user_id: principal.user_id,
+                    consumer_key: principal.consumer_key,
+                    token_id: principal.token_id.to_string(),
+                    expires_at: Some(timestamp(principal.expires_at)),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn revoke(
+        &self,
+        request: Request<pb::RevokeRequest>,
+    ) -> Result<Response<pb::RevokeResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("Revoke", async {
+            let target = match message.target {
+                Some(pb::revoke_request::Target::TokenId(id)) => RevokeTarget::Token(
+                    uuid::Uuid::parse_str(&id)
+                        .map_err(|_| AuthorityError::invalid("token_id", "not a token id"))?,
+                ),
+                Some(pb::revoke_request::Target::UserGrants(grants)) => RevokeTarget::UserGrants {
+                    user_id: grants.user_id,
+                    consumer_key: grants.consumer_key,
+                },
+                Some(pb::revoke_request::Target::ConsumerKey(key)) => RevokeTarget::Consumer(key),
+                None => {
+                    return Err(AuthorityError::invalid(
+                        "target",
+                        "name a token, a user's grants or a consumer",
+                    ));
+                }
+            };
+            let actor = match &message.actor {
+                Some(pb::revoke_request::Actor::Consumer(signed)) => {
+                    RevokeActor::Consumer(http_request(Some(signed))?)
+                }
+                Some(pb::revoke_request::Actor::UserId(user_id)) => RevokeActor::User(user_id),
+                Some(pb::revoke_request::Actor::Admin(_)) => RevokeActor::Admin,
+                None => {
+                    return Err(AuthorityError::invalid(
+                        "actor",
+                        "say who asks: a consumer, a user or an admin",
+                    ));
+                }
+            };
+            let revoked = self.0.authority.revoke(&caller, actor, &target).await?;
+            Ok(pb::RevokeResponse {
+                revoked: u32::try_from(revoked).unwrap_or(u32::MAX),
+            })
+        })
+        .await
+    }
+
+    async fn list_authorizations(
+        &self,
+        request: Request<pb::ListAuthorizationsRequest>,
+    ) -> Result<Response<pb::ListAuthorizationsResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe("ListAuthorizations", async {
+            let grants = self
+                .0
+                .authority
+                .list_authorizations(&caller, &message.user_id)
+                .await?;
+            Ok(pb::ListAuthorizationsResponse {
+                authorizations: grants
+                    .into_iter()
+                    .map(|grant| pb::Authorization {
+                        token_id: grant.token_id.to_string(),
+                        consumer_key: grant.consumer_key,
+                        consumer_name: grant.consumer_name,
+                        issued_at: Some(timestamp(grant.issued_at)),
+                        expires_at: Some(timestamp(grant.expires_at)),
+                    })
+                    .collect(),
+            })
+        })
+        .await
+    }
+}

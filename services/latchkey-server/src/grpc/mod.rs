@@ -1,0 +1,86 @@
+//! The gRPC layer: thin translators between `latchkey.v1` and the core.
+//!
+//! A handler extracts the caller and the request, calls one [`Authority`] method, and
+//! maps the result: no rule lives here. [`observe`] wraps every call to log one line
+//! with its outcome and to map errors through the one mapping in [`status`].
+
+mod admin;
+mod authority;
+mod convert;
+pub mod status;
+
+pub use admin::AdminService;
+pub use authority::AuthorityService;
+
+use latchkey_core::AuthorityResult;
+use latchkey_core::authority::{Authority, Caller};
+use latchkey_core::credentials::CallerCredentials;
+use std::sync::Arc;
+use std::time::Instant;
+use tonic::{Request, Response, Status};
+
+/// What every handler needs.
+#[derive(Clone)]
+pub struct Handlers {
+    authority: Arc<Authority>,
+    credentials: Arc<CallerCredentials>,
+}
+
+impl Handlers {
+    /// Handlers over one authority.
+    pub fn new(authority: Arc<Authority>, credentials: Arc<CallerCredentials>) -> Self {
+        Self {
+            authority,
+            credentials,
+        }
+    }
+
+    /// Who is calling, from `authorization: Bearer <credential>`. A missing or wrong
+    /// credential makes an anonymous caller; calls that need a role then refuse it.
+    async fn caller<T>(&self, request: &Request<T>) -> Caller {
+        let Some(presented) = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|v| v.trim().to_owned())
+        else {
+            return Caller::ANONYMOUS;
+        };
+        if let Some(roles) = self.credentials.remembered(&presented) {
+            return Caller { roles };
+        }
+        // argon2 is slow by design: keep it off the async workers.
+        let credentials = self.credentials.clone();
+        let roles = tokio::task::spawn_blocking(move || credentials.verify(&presented))
+            .await
+            .unwrap_or_default();
+        Caller { roles }
+    }
+}
+
+/// Runs one call, logs its outcome, and maps its error.
+async fn observe<T>(
+    rpc: &'static str,
+    call: impl Future<Output = AuthorityResult<T>>,
+) -> Result<Response<T>, Status> {
+    let started = Instant::now();
+    let result = call.await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(response) => {
+            tracing::info!(rpc, code = "OK", elapsed_ms, "rpc");
+            Ok(Response::new(response))
+        }
+        Err(error) => {
+            let status = status::to_status(&error);
+            let problem = error.problem().map(|p| p.as_str()).unwrap_or("");
+            // `error` carries only non-secret detail (keys, states, reasons).
+            tracing::info!(rpc, code = ?status.code(), problem, detail = %error, elapsed_ms, "rpc");
+            Err(status)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The one mapping from [`AuthorityError`] to `tonic::Status`.
+//!
+//! Clients get the gRPC code, a message, and the OAuth problem word (as the `reason`
+//! of a standard `google.rpc.ErrorInfo` with domain `oauth`, and as `oauth-problem`
+//! metadata). Internal faults are logged under a random id and only the id leaves the
+//! server.
+
+use latchkey_core::error::{AuthorityError, OAuthFailure, Problem};
+use std::collections::HashMap;
+use tonic::metadata::MetadataValue;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The ErrorInfo domain of OAuth problem words.
+pub const PROBLEM_DOMAIN: &str = "oauth";
+
+/// The metadata key that repeats the problem word.
+pub const PROBLEM_METADATA: &str = "oauth-problem";
+
+/// Maps a core error to the status the client sees.
+pub fn to_status(error: &AuthorityError) -> Status {
+    match error {
+        AuthorityError::OAuth(failure) => {
+            let code = match failure.problem {
+                Problem::PermissionDenied => Code::PermissionDenied,
+                Problem::PermissionUnknown => Code::FailedPrecondition,
+                problem if problem.is_bad_request() => Code::InvalidArgument,
+                _ => Code::Unauthenticated,
+            };
+            with_problem(code, failure)
+        }
+        AuthorityError::FailedPrecondition(failure) => {
+            with_problem(Code::FailedPrecondition, failure)
+        }
+        AuthorityError::NotFound {
+            problem: Some(problem),
+            detail,
+        } => with_problem(Code::NotFound, &OAuthFailure::new(*problem, detail.clone())),
+        AuthorityError::NotFound {
+            problem: None,
+            detail,
+        } => Status::not_found(detail.clone()),
+        AuthorityError::PermissionDenied { detail } => with_problem(
+            Code::PermissionDenied,
+            &OAuthFailure::new(Problem::PermissionDenied, detail.clone()),
+        ),
+        AuthorityError::Unauthenticated { detail } => Status::unauthenticated(detail.clone()),
+        AuthorityError::InvalidArgument { field, detail } => {
+            let details = ErrorDetails::with_bad_request_violation(*field, detail.clone());
+            Status::with_error_details(Code::InvalidArgument, format!("{field}: {detail}"), details)
+        }
+        AuthorityError::AlreadyExists { detail } => Status::already_exists(detail.clone()),
+        AuthorityError::Unavailable { .. } => {
+            Status::unavailable("the database is unavailable; retry later")
+        }
+        AuthorityError::Internal { detail } => {
+            let reference = uuid::Uuid::new_v4();
+            tracing::error!(%reference, detail = %detail, "internal error");
+            Status::internal(format!("internal error; reference {reference}"))
+        }
+    }
+}
+
+fn with_problem(code: Code, failure: &OAuthFailure) -> Status {
+    let mut metadata = HashMap::new();
+    let advice = &failure.advice;
+    if !advice.parameters.is_empty() {
+        let key = if failure.problem == Problem::ParameterAbsent {
+            "oauth_parameters_absent"
+        } else {
+            "oauth_parameters_rejected"
+        };
+        metadata.insert(key.to_owned(), advice.parameters.join("&"));
+    }
+    if let Some(range) = &advice.acceptable_timestamps {
+        metadata.insert("oauth_acceptable_timestamps".to_owned(), range.clone());
+    }
+    if let Some(versions) = &advice.acceptable_versions {
+        metadata.insert("oauth_acceptable_versions".to_owned(), versions.clone());
+    }
+    let word = failure.problem.as_str();
+    let details = ErrorDetails::with_error_info(word, PROBLEM_DOMAIN, metadata);
+    let mut status =
+        Status::with_error_details(code, format!("{word}: {}", failure.detail), details);
+    status
+        .metadata_mut()
+        .insert(PROBLEM_METADATA, MetadataValue::from_static(word));
+    status
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_request_problem_is_invalid_argument_and_an_unauthorized_one_unauthenticated() {
+        let status = to_status(&AuthorityError::oauth(Problem::TimestampRefused, "x"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let status = to_status(&AuthorityError::oauth(Problem::NonceUsed, "x"));
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(
+            status.metadata().get(PROBLEM_METADATA).unwrap(),
+            "nonce_used"
+        );
+        assert_eq!(
+            status.get_error_details().error_info().unwrap().reason,
+            "nonce_used"
+        );
+    }
+
+    #[test]
+    fn an_internal_error_hides_its_detail() {
+        let status = to_status(&AuthorityError::Internal {
+            detail: "secret path /etc/key".into(),
+        });
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("/etc/key"));
+    }
+}

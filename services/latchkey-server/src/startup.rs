@@ -1,0 +1,214 @@
+//! Building the service from its configuration: the store, the sealing key, the
+//! authority, and the gRPC server bound to its port. `main` only parses arguments and
+//! calls in here; the end-to-end tests build the same [`Application`] on port 0.
+
+use crate::config::Config;
+use crate::grpc::{AdminService, AuthorityService, Handlers};
+use latchkey_api::v1::consumer_admin_server::ConsumerAdminServer;
+use latchkey_api::v1::token_authority_server::TokenAuthorityServer;
+use latchkey_core::authority::Authority;
+use latchkey_core::cipher::SecretCipher;
+use latchkey_core::clock::{Clock, SystemClock};
+use latchkey_core::credentials::CallerCredentials;
+use latchkey_core::secret::OsRandomness;
+use latchkey_store::SeaStore;
+use secrecy::ExposeSecret;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] latchkey_core::store::StoreError),
+    /// The encryption key is missing or malformed.
+    #[error("encryption key: {0}")]
+    Key(String),
+    /// A credential hash is malformed.
+    #[error(transparent)]
+    Credentials(#[from] latchkey_core::credentials::CredentialConfigError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The configured address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The store and the authority over it, as `serve` and the CLI both need them.
+pub struct Core {
+    /// The database.
+    pub store: Arc<SeaStore>,
+    /// The authority.
+    pub authority: Arc<Authority>,
+}
+
+/// Opens the database (migrating it when configured) and builds the authority.
+pub async fn open_core(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    migrate: bool,
+) -> Result<Core, StartupError> {
+    let cipher = resolve_cipher(config)?;
+    let store =
+        Arc::new(SeaStore::connect(&config.database.url, config.database.max_connections).await?);
+    if migrate {
+        store.migrate().await?;
+    }
+    let authority = Arc::new(Authority::new(
+        store.clone(),
+        clock,
+        Arc::new(OsRandomness),
+        cipher,
+        config.policy(),
+    ));
+    Ok(Core { store, authority })
+}
+
+/// The sealing key: configured, read from a file, or, for an SQLite file with none
+/// configured, a development key generated once and kept beside the database.
+fn resolve_cipher(config: &Config) -> Result<SecretCipher, StartupError> {
+    let bad = |e: latchkey_core::cipher::CipherError| StartupError::Key(e.to_string());
+    if let Some(key) = &config.encryption.key {
+        return SecretCipher::from_base64(key.expose_secret()).map_err(bad);
+    }
+    if let Some(path) = &config.encryption.key_file {
+        let key = std::fs::read_to_string(path)
+            .map_err(|e| StartupError::Key(format!("cannot read {}: {e}", path.display())))?;
+        return SecretCipher::from_base64(&key).map_err(bad);
+    }
+    if !config.is_sqlite() {
+        return Err(StartupError::Key(
+            "no encryption key is configured. With Postgres, set encryption.key \
+             (LATCHKEY_ENCRYPTION__KEY) or encryption.key_file; `latchkey key generate` makes one. \
+             Keep it safe: without it, stored token secrets and shared secrets cannot be opened."
+                .into(),
+        ));
+    }
+    match config.sqlite_file() {
+        Some(database) => development_key_beside(&database),
+        None => {
+            tracing::warn!("DEVELOPMENT MODE: in-memory database with a throwaway encryption key");
+            SecretCipher::from_base64(&SecretCipher::generate_key()).map_err(bad)
+        }
+    }
+}
+
+fn development_key_beside(database: &Path) -> Result<SecretCipher, StartupError> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".key");
+    let path = std::path::PathBuf::from(name);
+    let key = match std::fs::read_to_string(&path) {
+        Ok(key) => key,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretCipher::generate_key();
+            write_private(&path, &key)
+                .map_err(|e| StartupError::Key(format!("cannot write {}: {e}", path.display())))?;
+            key
+        }
+        Err(e) => {
+            return Err(StartupError::Key(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    tracing::warn!(
+        key_file = %path.display(),
+        "DEVELOPMENT ENCRYPTION KEY: secrets are sealed with a key generated on this machine and kept beside \
+         the database. Configure encryption.key or encryption.key_file for anything but a trial."
+    );
+    SecretCipher::from_base64(&key).map_err(|e| StartupError::Key(e.to_string()))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// A built service, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    core: Core,
+    credentials: Arc<CallerCredentials>,
+}
+
+impl Application {
+    /// Builds the service with the wall clock.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the service with the given clock (tests move it to cross expiries).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartupError> {
+        let c = &config.credentials;
+        let credentials = Arc::new(CallerCredentials::new(
+            c.admin_hash.as_deref(),
+            c.frontend_hash.as_deref(),
+            c.service_hash.as_deref(),
+        )?);
+        let core = open_core(&config, clock, config.migrate_on_start()).await?;
+        let address = config.grpc.listen;
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Bind { address, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
+        Ok(Application {
+            listener,
+            port,
+            core,
+            credentials,
+        })
+    }
+
+    /// The bound port (useful when configured as 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The store, for tests that inspect rows.
+    pub fn store(&self) -> Arc<SeaStore> {
+        self.core.store.clone()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    pub async fn run_until_stopped(self) -> Result<(), tonic::transport::Error> {
+        self.run_until(crate::shutdown::signal()).await
+    }
+
+    /// Serves until `stop` completes, then finishes in-flight calls.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send,
+    ) -> Result<(), tonic::transport::Error> {
+        let handlers = Handlers::new(self.core.authority.clone(), self.credentials.clone());
+        tracing::info!(port = self.port, "serving latchkey.v1 over gRPC");
+        tonic::transport::Server::builder()
+            .add_service(TokenAuthorityServer::new(AuthorityService(
+                handlers.clone(),
+            )))
+            .add_service(ConsumerAdminServer::new(AdminService(handlers)))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), stop)
+            .await
+    }
+}
