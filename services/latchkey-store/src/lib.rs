@@ -1,1 +1,156 @@
-//! placeholder
+//! Latchkey's storage: the core's [`Store`] on sea-orm, for PostgreSQL in production
+//! and SQLite embedded, from one code path.
+//!
+//! Invariants this crate keeps:
+//! - every state change and its audit line commit in one transaction;
+//! - every guarded transition is one conditional `UPDATE` whose affected-row count
+//!   decides the winner, so concurrent callers on any number of replicas cannot both
+//!   win;
+//! - times are stored as `BIGINT` milliseconds since the epoch, tokens by their
+//!   SHA-256, secrets only sealed;
+//! - no error message carries a bound value.
+//!
+//! [`SeaStore::connect`] opens the pool, [`SeaStore::migrate`] brings the schema up to
+//! date (see the `latchkey-migrations` crate), and the [`Store`] impl below only
+//! delegates to one module per table.
+
+mod access_tokens;
+mod audit;
+mod connect;
+mod consumers;
+mod convert;
+pub mod entities;
+mod error;
+mod nonces;
+mod request_tokens;
+
+pub use connect::SeaStore;
+pub use latchkey_core::store::{Store, StoreError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use latchkey_core::records::{
+    AccessTokenRecord, AuditEvent, ConsumerRecord, GrantRecord, NonceRecord, RequestTokenDecision,
+    RequestTokenRecord, RevocationSelector,
+};
+use latchkey_core::secret::TokenHash;
+use uuid::Uuid;
+
+#[async_trait]
+impl Store for SeaStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.connection().ping().await.map_err(error::db_err)
+    }
+
+    async fn insert_consumer(
+        &self,
+        consumer: &ConsumerRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        consumers::insert(self, consumer, audit).await
+    }
+
+    async fn get_consumer(&self, key: &str) -> Result<Option<ConsumerRecord>, StoreError> {
+        consumers::get(self, key).await
+    }
+
+    async fn list_consumers(
+        &self,
+        after_key: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<ConsumerRecord>, StoreError> {
+        consumers::list(self, after_key, limit).await
+    }
+
+    async fn update_consumer(
+        &self,
+        consumer: &ConsumerRecord,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        consumers::update(self, consumer, audit).await
+    }
+
+    async fn delete_consumer(
+        &self,
+        key: &str,
+        audit: &AuditEvent,
+    ) -> Result<Option<u64>, StoreError> {
+        consumers::delete(self, key, audit).await
+    }
+
+    async fn use_nonce(&self, nonce: &NonceRecord) -> Result<bool, StoreError> {
+        nonces::use_nonce(self, nonce).await
+    }
+
+    async fn insert_request_token(
+        &self,
+        token: &RequestTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        request_tokens::insert(self, token, audit).await
+    }
+
+    async fn find_request_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RequestTokenRecord>, StoreError> {
+        request_tokens::find(self, hash).await
+    }
+
+    async fn decide_request_token(
+        &self,
+        id: Uuid,
+        decision: &RequestTokenDecision,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        request_tokens::decide(self, id, decision, now, audit).await
+    }
+
+    async fn record_verifier_failure(
+        &self,
+        id: Uuid,
+        max_failures: u32,
+        audit: &AuditEvent,
+    ) -> Result<u32, StoreError> {
+        request_tokens::record_verifier_failure(self, id, max_failures, audit).await
+    }
+
+    async fn exchange_request_token(
+        &self,
+        request_token_id: Uuid,
+        now: DateTime<Utc>,
+        access: &AccessTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        request_tokens::exchange(self, request_token_id, now, access, audit).await
+    }
+
+    async fn find_access_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        access_tokens::find(self, hash).await
+    }
+
+    async fn get_access_token(&self, id: Uuid) -> Result<Option<AccessTokenRecord>, StoreError> {
+        access_tokens::get(self, id).await
+    }
+
+    async fn revoke_access_tokens(
+        &self,
+        selector: &RevocationSelector,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        access_tokens::revoke(self, selector, now, audit).await
+    }
+
+    async fn list_live_grants(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        access_tokens::list_live_grants(self, user_id, now).await
+    }
+}

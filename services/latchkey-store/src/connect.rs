@@ -1,0 +1,164 @@
+//! Opening the database: [`SeaStore`], its pool settings and its migrations.
+//!
+//! One code path serves both backends. SQLite needs care that Postgres does not: every
+//! pooled connection gets foreign keys on, WAL (readers never block the writer) and a
+//! busy timeout, and every writing transaction starts with `BEGIN IMMEDIATE`, so
+//! SQLite takes the write lock up front, where the busy timeout applies, instead of
+//! failing at the first write of a transaction that began by reading. Postgres ignores
+//! that option; there the guarded `UPDATE`s are re-checked after the row lock.
+
+use crate::error::db_err;
+use latchkey_core::store::StoreError;
+use latchkey_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use std::time::Duration;
+
+/// How long a SQLite writer waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a caller waits for a pooled connection before the store reports
+/// [`StoreError::Unavailable`].
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long opening a new connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// URL prefixes of the backends this store is built and tested for.
+const SUPPORTED_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
+
+/// The [`latchkey_core::store::Store`] on sea-orm, for Postgres and SQLite.
+#[derive(Debug, Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+}
+
+impl SeaStore {
+    /// Connects with a pool of at most `max_connections` and, for SQLite, turns on WAL,
+    /// foreign keys and a 5 s busy timeout on every connection.
+    ///
+    /// URLs look like `sqlite://latchkey.db?mode=rwc`, `sqlite::memory:` or
+    /// `postgres://postgres@127.0.0.1:5432/latchkey`. An in-memory SQLite database
+    /// lives only as long as a connection to it, so it gets exactly one connection,
+    /// kept forever, whatever `max_connections` says.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<SeaStore, StoreError> {
+        // Checked here because sea-orm's own error would quote the whole URL, password
+        // included.
+        if !SUPPORTED_SCHEMES
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            return Err(StoreError::Internal(
+                "unsupported database URL: expected sqlite:, postgres:// or postgresql://"
+                    .to_owned(),
+            ));
+        }
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            // Statement logs can carry bound values; errors are logged by the callers.
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            let in_memory = is_in_memory(url);
+            if in_memory {
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            options.map_sqlx_sqlite_opts(move |opts| {
+                let opts = opts.foreign_keys(true).busy_timeout(SQLITE_BUSY_TIMEOUT);
+                if in_memory {
+                    opts
+                } else {
+                    opts.journal_mode(SqliteJournalMode::Wal)
+                }
+            });
+        }
+        let db = Database::connect(options).await.map_err(db_err)?;
+        Ok(SeaStore { db })
+    }
+
+    /// Wraps a connection opened elsewhere (it must be configured as [`Self::connect`]
+    /// does).
+    pub fn from_connection(db: DatabaseConnection) -> SeaStore {
+        SeaStore { db }
+    }
+
+    /// Runs every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await.map_err(db_err)
+    }
+
+    /// How many migrations have not run yet. Reads only: it does not even create
+    /// the migrations table, so it works with a user that may not change the schema.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Migrator::get_pending_migrations_read_only(&self.db)
+            .await
+            .map(|pending| pending.len())
+            .map_err(db_err)
+    }
+
+    /// The underlying connection pool.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which database this store talks to.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the
+    /// write lock is taken (waiting up to the busy timeout) before anything is read.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                isolation_level: None,
+                access_mode: None,
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            })
+            .await
+            .map_err(db_err)
+    }
+}
+
+/// Whether a SQLite URL names a database that lives only in memory.
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use latchkey_core::store::Store;
+
+    #[tokio::test]
+    async fn an_unsupported_url_is_refused_without_being_echoed() {
+        let err = SeaStore::connect("mysql://root:hunter2@db/latchkey", 1)
+            .await
+            .err();
+        assert!(matches!(&err, Some(StoreError::Internal(m)) if !m.contains("hunter2")));
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_migrates_and_keeps_its_schema_on_its_one_connection() {
+        let store = SeaStore::connect("sqlite::memory:", 8).await.unwrap();
+        assert_eq!(store.pending_migrations().await, Ok(5));
+        store.migrate().await.unwrap();
+        assert_eq!(store.pending_migrations().await, Ok(0));
+        store.ping().await.unwrap();
+    }
+
+    #[test]
+    fn memory_urls_are_recognised() {
+        assert!(is_in_memory("sqlite::memory:"));
+        assert!(is_in_memory("sqlite://?mode=memory"));
+        assert!(!is_in_memory("sqlite://latchkey.db?mode=rwc"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Consumers: registration, lookup, paging, replacement and deletion with everything
+//! that belongs to them.
+
+use crate::audit;
+use crate::connect::SeaStore;
+use crate::convert;
+use crate::entities::{access_tokens, consumers, nonces, request_tokens};
+use crate::error::{db_err, is_unique_violation};
+use latchkey_core::records::{AuditEvent, ConsumerRecord};
+use latchkey_core::store::StoreError;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+pub(crate) async fn insert(
+    store: &SeaStore,
+    consumer: &ConsumerRecord,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    let txn = store.begin_write().await?;
+    let row = convert::consumer_row(consumer).into_active_model();
+    consumers::Entity::insert(row)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(|err| {
+            if is_unique_violation(&err) {
+                StoreError::Conflict("a consumer with this key already exists".to_owned())
+            } else {
+                db_err(err)
+            }
+        })?;
+    audit::write(&txn, audit).await?;
+    txn.commit().await.map_err(db_err)
+}
+
+pub(crate) async fn get(store: &SeaStore, key: &str) -> Result<Option<ConsumerRecord>, StoreError> {
+    consumers::Entity::find_by_id(key.to_owned())
+        .one(store.connection())
+        .await
+        .map_err(db_err)?
+        .map(convert::consumer)
+        .transpose()
+}
+
+pub(crate) async fn list(
+    store: &SeaStore,
+    after_key: Option<&str>,
+    limit: u64,
+) -> Result<Vec<ConsumerRecord>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut query = consumers::Entity::find().order_by_asc(consumers::Column::Key);
+    if let Some(after) = after_key {
+        query = query.filter(consumers::Column::Key.gt(after));
+    }
+    // Postgres binds LIMIT as a signed BIGINT.
+    let limit = limit.min(i64::MAX as u64);
+    query
+        .limit(limit)
+        .all(store.connection())
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(convert::consumer)
+        .collect()
+}
+
+pub(crate) async fn update(
+    store: &SeaStore,
+    consumer: &ConsumerRecord,
+    audit: &AuditEvent,
+) -> Result<bool, StoreError> {
+    let txn = store.begin_write().await?;
+    let mut changes = convert::consumer_row(consumer)
+        .into_active_model()
+        .reset_all();
+    changes.key = NotSet;
+    let updated = consumers::Entity::update_many()
+        .set(changes)
+        .filter(consumers::Column::Key.eq(consumer.key.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    if updated.rows_affected == 0 {
+        txn.rollback().await.map_err(db_err)?;
+        return Ok(false);
+    }
+    audit::write(&txn, audit).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
+pub(crate) async fn delete(
+    store: &SeaStore,
+    key: &str,
+    audit: &AuditEvent,
+) -> Result<Option<u64>, StoreError> {
+    let txn = store.begin_write().await?;
+    // Lock the consumer row first (FOR UPDATE on Postgres; SQLite already holds the
+    // write lock): no token can be issued to it while it goes, so the count is exact.
+    let found = consumers::Entity::find_by_id(key.to_owned())
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(db_err)?;
+    if found.is_none() {
+        txn.rollback().await.map_err(db_err)?;
+        return Ok(None);
+    }
+    // Children first, explicitly: the cascade is a second line of defence, not the
+    // mechanism, since a SQLite connection could have foreign keys off.
+    nonces::Entity::delete_many()
+        .filter(nonces::Column::ConsumerKey.eq(key))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    let tokens = access_tokens::Entity::delete_many()
+        .filter(access_tokens::Column::ConsumerKey.eq(key))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?
+        .rows_affected;
+    request_tokens::Entity::delete_many()
+        .filter(request_tokens::Column::ConsumerKey.eq(key))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    consumers::Entity::delete_by_id(key.to_owned())
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    audit::write(&txn, audit).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(Some(tokens))
+}

@@ -1,0 +1,12 @@
+//! sea-orm entities: the tables as the store reads and writes them today.
+//!
+//! They mirror the migrations but are never used by them (migrations are history;
+//! these are the present). Times are `i64` milliseconds since the Unix epoch and
+//! secrets are sealed bytes; [`crate::convert`] turns rows into the core's records.
+//! Entities carry no behaviour: no entity saves itself.
+
+pub mod access_tokens;
+pub mod audit_log;
+pub mod consumers;
+pub mod nonces;
+pub mod request_tokens;

@@ -1,0 +1,205 @@
+//! Request tokens: issue, look up, decide, count wrong verifiers, exchange.
+//!
+//! Every transition is one conditional `UPDATE ... WHERE id = ? AND state = ?` whose
+//! affected-row count says whether this call won. On Postgres, READ COMMITTED
+//! re-evaluates the `WHERE` after waiting for a concurrent writer's row lock, so the
+//! loser sees 0 rows; on SQLite the writers are serialised by `BEGIN IMMEDIATE`. The
+//! `UPDATE` is each transaction's first statement: nothing is read and then decided.
+
+use crate::audit;
+use crate::connect::SeaStore;
+use crate::convert::{self, millis};
+use crate::entities::{access_tokens, request_tokens};
+use crate::error::{db_err, is_unique_violation};
+use chrono::{DateTime, Utc};
+use latchkey_core::records::{
+    AccessTokenRecord, AuditAction, AuditEvent, RequestTokenDecision, RequestTokenRecord,
+    RequestTokenState,
+};
+use latchkey_core::secret::TokenHash;
+use latchkey_core::store::StoreError;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use request_tokens::Column;
+
+pub(crate) async fn insert(
+    store: &SeaStore,
+    token: &RequestTokenRecord,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    let row = convert::request_token_row(token)?.into_active_model();
+    let txn = store.begin_write().await?;
+    request_tokens::Entity::insert(row)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(|err| {
+            if is_unique_violation(&err) {
+                StoreError::Conflict("a request token with this id or hash exists".to_owned())
+            } else {
+                db_err(err)
+            }
+        })?;
+    audit::write(&txn, audit).await?;
+    txn.commit().await.map_err(db_err)
+}
+
+pub(crate) async fn find(
+    store: &SeaStore,
+    hash: &TokenHash,
+) -> Result<Option<RequestTokenRecord>, StoreError> {
+    request_tokens::Entity::find()
+        .filter(Column::TokenHash.eq(hash.as_bytes().to_vec()))
+        .one(store.connection())
+        .await
+        .map_err(db_err)?
+        .map(convert::request_token)
+        .transpose()
+}
+
+pub(crate) async fn decide(
+    store: &SeaStore,
+    id: Uuid,
+    decision: &RequestTokenDecision,
+    now: DateTime<Utc>,
+    audit: &AuditEvent,
+) -> Result<bool, StoreError> {
+    let mut update =
+        request_tokens::Entity::update_many().col_expr(Column::DecidedAt, Expr::value(millis(now)));
+    update = match decision {
+        RequestTokenDecision::Approve {
+            user_id,
+            verifier_hash,
+        } => update
+            .col_expr(
+                Column::State,
+                Expr::value(RequestTokenState::Approved.as_str()),
+            )
+            .col_expr(Column::UserId, Expr::value(user_id.as_str()))
+            .col_expr(
+                Column::VerifierHash,
+                Expr::value(verifier_hash.as_bytes().to_vec()),
+            ),
+        RequestTokenDecision::Deny { user_id } => update
+            .col_expr(
+                Column::State,
+                Expr::value(RequestTokenState::Denied.as_str()),
+            )
+            .col_expr(Column::UserId, Expr::value(user_id.as_str())),
+    };
+    let txn = store.begin_write().await?;
+    let changed = update
+        .filter(Column::Id.eq(id))
+        .filter(Column::State.eq(RequestTokenState::Pending.as_str()))
+        .filter(Column::ExpiresAt.gt(millis(now)))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?
+        .rows_affected;
+    if changed == 0 {
+        txn.rollback().await.map_err(db_err)?;
+        return Ok(false);
+    }
+    audit::write(&txn, audit).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
+pub(crate) async fn record_verifier_failure(
+    store: &SeaStore,
+    id: Uuid,
+    max_failures: u32,
+    audit: &AuditEvent,
+) -> Result<u32, StoreError> {
+    let approved = RequestTokenState::Approved.as_str();
+    let txn = store.begin_write().await?;
+    let changed = request_tokens::Entity::update_many()
+        .col_expr(
+            Column::VerifierFailures,
+            Expr::col(Column::VerifierFailures).add(1),
+        )
+        .filter(Column::Id.eq(id))
+        .filter(Column::State.eq(approved))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?
+        .rows_affected;
+    if changed == 0 {
+        txn.rollback().await.map_err(db_err)?;
+        return Ok(0);
+    }
+    // The row is ours until commit (row lock on Postgres, write lock on SQLite).
+    let count: Option<i32> = request_tokens::Entity::find_by_id(id)
+        .select_only()
+        .column(Column::VerifierFailures)
+        .into_tuple()
+        .one(&txn)
+        .await
+        .map_err(db_err)?;
+    let count = count
+        .ok_or_else(|| {
+            StoreError::Internal("request token vanished inside its transaction".to_owned())
+        })
+        .and_then(convert::failures)?;
+    audit::write(&txn, audit).await?;
+    if count >= max_failures {
+        request_tokens::Entity::update_many()
+            .col_expr(Column::State, Expr::value(RequestTokenState::Dead.as_str()))
+            .filter(Column::Id.eq(id))
+            .filter(Column::State.eq(approved))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        let killed = audit::derived(
+            audit,
+            AuditAction::RequestTokenKilled,
+            format!("killed after {count} wrong verifiers"),
+        );
+        audit::write(&txn, &killed).await?;
+    }
+    txn.commit().await.map_err(db_err)?;
+    Ok(count)
+}
+
+pub(crate) async fn exchange(
+    store: &SeaStore,
+    request_token_id: Uuid,
+    now: DateTime<Utc>,
+    access: &AccessTokenRecord,
+    audit: &AuditEvent,
+) -> Result<bool, StoreError> {
+    let access_row = convert::access_token_row(access).into_active_model();
+    let txn = store.begin_write().await?;
+    let changed = request_tokens::Entity::update_many()
+        .col_expr(
+            Column::State,
+            Expr::value(RequestTokenState::Exchanged.as_str()),
+        )
+        .filter(Column::Id.eq(request_token_id))
+        .filter(Column::State.eq(RequestTokenState::Approved.as_str()))
+        .filter(Column::ExpiresAt.gt(millis(now)))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?
+        .rows_affected;
+    if changed == 0 {
+        txn.rollback().await.map_err(db_err)?;
+        return Ok(false);
+    }
+    access_tokens::Entity::insert(access_row)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(|err| {
+            if is_unique_violation(&err) {
+                StoreError::Conflict(
+                    "an access token with this id, hash or request token exists".to_owned(),
+                )
+            } else {
+                db_err(err)
+            }
+        })?;
+    audit::write(&txn, audit).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(true)
+}

@@ -1,0 +1,7 @@
+//! The scenarios, one module per area of the store. Each takes a migrated, empty
+//! store of its own.
+
+pub mod access_tokens;
+pub mod consumers;
+pub mod nonces;
+pub mod request_tokens;

@@ -1,0 +1,52 @@
+//! Every `Store` scenario, run against SQLite and against PostgreSQL.
+//!
+//! Each test gets its own database: a fresh SQLite file, or a fresh Postgres database
+//! created on the server at `LATCHKEY_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and dropped afterwards. When Postgres is
+//! unreachable the Postgres half is skipped with a loud note, except under `CI=true`,
+//! where it fails. All scenarios live in this one binary: each test file is another
+//! slow link.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod scenarios;
+
+/// Declares each scenario as two tests, `<scenario>::on_sqlite` and
+/// `<scenario>::on_postgres`, each on a database of its own.
+macro_rules! on_both_backends {
+    ($($area:ident::$scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn on_sqlite() {
+                    let db = crate::support::TestDb::sqlite().await;
+                    crate::scenarios::$area::$scenario(db.store.clone()).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn on_postgres() {
+                    if let Some(db) = crate::support::TestDb::postgres().await {
+                        crate::scenarios::$area::$scenario(db.store.clone()).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    consumers::migrations_leave_nothing_pending_and_the_database_answers_pings,
+    consumers::consumers_are_inserted_read_listed_in_pages_updated_and_deleted_with_their_tokens,
+    consumers::inserting_a_consumer_with_a_taken_key_is_a_conflict_and_writes_no_audit_line,
+    consumers::times_round_trip_with_millisecond_precision,
+    nonces::a_nonce_is_accepted_once_per_consumer_and_refused_for_an_unknown_one,
+    nonces::twenty_concurrent_uses_of_one_nonce_admit_exactly_one,
+    request_tokens::a_pending_request_token_is_decided_once_and_an_expired_one_never,
+    request_tokens::thirty_concurrent_exchanges_of_one_request_token_yield_exactly_one_access_token,
+    request_tokens::an_expired_or_unapproved_request_token_cannot_be_exchanged,
+    request_tokens::wrong_verifiers_are_counted_and_kill_the_token_at_the_maximum,
+    access_tokens::revocation_selectors_count_only_live_tokens_and_audit_only_real_revocations,
+    access_tokens::live_grants_exclude_revoked_and_expired_tokens_and_list_the_newest_first,
+);
