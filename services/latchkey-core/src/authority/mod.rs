@@ -22,7 +22,7 @@ use crate::policy::Policy;
 use crate::records::{AuditAction, AuditEvent};
 use crate::secret::Randomness;
 use crate::store::Store;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rsa::RsaPublicKey;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -131,8 +131,10 @@ impl Authority {
         Ok(self.store.ping().await?)
     }
 
+    /// Now, to the millisecond: the precision the store keeps, so a record read back
+    /// equals the one written.
     fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        self.clock.now().trunc_subsecs(3)
     }
 
     fn audit(&self, action: AuditAction, actor: impl Into<String>) -> AuditEvent {

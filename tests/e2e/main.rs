@@ -1,0 +1,55 @@
+//! Latchkey end to end: a real server per test on an ephemeral port, a real tonic
+//! client, consumers that sign with an independent OAuth 1.0a library. Every scenario
+//! runs on SQLite and on Postgres (see `on_both_backends!`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+/// Runs each listed `async fn(TestApp)` on both backends, each in its own database,
+/// and cleans the database up even when the scenario fails.
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::run(latchkey_tests::Backend::Sqlite, super::$name).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::run(latchkey_tests::Backend::Postgres, super::$name).await;
+                }
+            )+
+        }
+    };
+}
+
+mod admin;
+mod concurrency;
+mod dance;
+mod expiry;
+mod problems;
+mod revoke;
+
+use futures::FutureExt;
+use latchkey_server::config::Config;
+use latchkey_tests::app::spawn_app_with;
+use latchkey_tests::{Backend, TestApp};
+
+/// Starts an app, runs the scenario, removes the database, then re-raises any failure.
+async fn run(backend: Backend, scenario: impl AsyncFnOnce(&TestApp)) {
+    run_with(backend, |_| {}, scenario).await;
+}
+
+/// As [`run`], with the configuration adjusted first.
+async fn run_with(backend: Backend, adjust: impl FnOnce(&mut Config), scenario: impl AsyncFnOnce(&TestApp)) {
+    let Some(app) = spawn_app_with(backend, adjust).await else { return };
+    let outcome = std::panic::AssertUnwindSafe(scenario(&app)).catch_unwind().await;
+    app.cleanup().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
