@@ -14,19 +14,36 @@ on_both_backends!(
 );
 
 fn register(key: &str) -> pb::RegisterConsumerRequest {
-    pb::RegisterConsumerRequest { key: key.into(), name: format!("{key} name"), generate_shared_secret: true, ..Default::default() }
+    pb::RegisterConsumerRequest {
+        key: key.into(),
+        name: format!("{key} name"),
+        generate_shared_secret: true,
+        ..Default::default()
+    }
 }
 
 async fn consumers_are_registered_read_listed_in_pages_updated_and_deleted(app: &TestApp) {
     let mut admin = app.admin.clone();
     for key in ["c-3", "c-1", "c-2"] {
-        admin.register_consumer(with_credential(register(key), ADMIN)).await.unwrap();
+        admin
+            .register_consumer(with_credential(register(key), ADMIN))
+            .await
+            .unwrap();
     }
-    let status = admin.register_consumer(with_credential(register("c-1"), ADMIN)).await.unwrap_err();
+    let status = admin
+        .register_consumer(with_credential(register("c-1"), ADMIN))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists);
 
     let first = admin
-        .list_consumers(with_credential(pb::ListConsumersRequest { page_size: 2, page_token: String::new() }, ADMIN))
+        .list_consumers(with_credential(
+            pb::ListConsumersRequest {
+                page_size: 2,
+                page_token: String::new(),
+            },
+            ADMIN,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -34,7 +51,13 @@ async fn consumers_are_registered_read_listed_in_pages_updated_and_deleted(app: 
     assert_eq!(keys, ["c-1", "c-2"]);
     assert!(!first.next_page_token.is_empty());
     let second = admin
-        .list_consumers(with_credential(pb::ListConsumersRequest { page_size: 2, page_token: first.next_page_token }, ADMIN))
+        .list_consumers(with_credential(
+            pb::ListConsumersRequest {
+                page_size: 2,
+                page_token: first.next_page_token,
+            },
+            ADMIN,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -42,7 +65,13 @@ async fn consumers_are_registered_read_listed_in_pages_updated_and_deleted(app: 
     assert_eq!(keys, ["c-3"]);
     assert!(second.next_page_token.is_empty());
     let status = admin
-        .list_consumers(with_credential(pb::ListConsumersRequest { page_size: 2, page_token: "%%%".into() }, ADMIN))
+        .list_consumers(with_credential(
+            pb::ListConsumersRequest {
+                page_size: 2,
+                page_token: "%%%".into(),
+            },
+            ADMIN,
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -53,7 +82,9 @@ async fn consumers_are_registered_read_listed_in_pages_updated_and_deleted(app: 
                 key: "c-1".into(),
                 name: Some("Renamed".into()),
                 callback_url: Some("https://app.example.com/cb".into()),
-                token_policy: Some(pb::TokenPolicy { access_token_ttl_seconds: 5 * 365 * 24 * 3600 }),
+                token_policy: Some(pb::TokenPolicy {
+                    access_token_ttl_seconds: 5 * 365 * 24 * 3600,
+                }),
                 ..Default::default()
             },
             ADMIN,
@@ -63,26 +94,57 @@ async fn consumers_are_registered_read_listed_in_pages_updated_and_deleted(app: 
         .into_inner();
     assert_eq!(updated.name, "Renamed");
     assert_eq!(updated.callback_url, "https://app.example.com/cb");
-    assert_eq!(updated.token_policy.unwrap().access_token_ttl_seconds, 5 * 365 * 24 * 3600);
-    let read = admin.get_consumer(with_credential(pb::GetConsumerRequest { key: "c-1".into() }, ADMIN)).await.unwrap().into_inner();
+    assert_eq!(
+        updated.token_policy.unwrap().access_token_ttl_seconds,
+        5 * 365 * 24 * 3600
+    );
+    let read = admin
+        .get_consumer(with_credential(
+            pb::GetConsumerRequest { key: "c-1".into() },
+            ADMIN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(read, updated);
 
     let consumer = hmac_consumer(app, "with-tokens").await;
     access_token(app, &consumer, "u1").await;
     let (token, secret, _) = access_token(app, &consumer, "u2").await;
     let deleted = admin
-        .delete_consumer(with_credential(pb::DeleteConsumerRequest { key: "with-tokens".into() }, ADMIN))
+        .delete_consumer(with_credential(
+            pb::DeleteConsumerRequest {
+                key: "with-tokens".into(),
+            },
+            ADMIN,
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(deleted.tokens_deleted, 2);
     let mut client = app.authority.clone();
-    let status = client.validate_access(consumer.resource(&token, &secret)).await.unwrap_err();
+    let status = client
+        .validate_access(consumer.resource(&token, &secret))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    let status = admin.get_consumer(with_credential(pb::GetConsumerRequest { key: "with-tokens".into() }, ADMIN)).await.unwrap_err();
+    let status = admin
+        .get_consumer(with_credential(
+            pb::GetConsumerRequest {
+                key: "with-tokens".into(),
+            },
+            ADMIN,
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     let status = admin
-        .delete_consumer(with_credential(pb::DeleteConsumerRequest { key: "with-tokens".into() }, ADMIN))
+        .delete_consumer(with_credential(
+            pb::DeleteConsumerRequest {
+                key: "with-tokens".into(),
+            },
+            ADMIN,
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
@@ -92,20 +154,54 @@ async fn consumer_administration_needs_the_admin_credential(app: &TestApp) {
     let mut admin = app.admin.clone();
     let status = admin.register_consumer(register("nope")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    let status = admin.register_consumer(with_credential(register("nope"), FRONTEND)).await.unwrap_err();
+    let status = admin
+        .register_consumer(with_credential(register("nope"), FRONTEND))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    let status = admin.list_consumers(with_credential(pb::ListConsumersRequest::default(), "guess")).await.unwrap_err();
+    let status = admin
+        .list_consumers(with_credential(
+            pb::ListConsumersRequest::default(),
+            "guess",
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    let listed = admin.list_consumers(with_credential(pb::ListConsumersRequest::default(), ADMIN)).await.unwrap().into_inner();
-    assert!(listed.consumers.is_empty(), "the refused registration wrote nothing");
+    let listed = admin
+        .list_consumers(with_credential(pb::ListConsumersRequest::default(), ADMIN))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.consumers.is_empty(),
+        "the refused registration wrote nothing"
+    );
 }
 
 async fn bad_consumer_registrations_are_refused_with_the_field_named(app: &TestApp) {
     let mut admin = app.admin.clone();
     let cases = [
-        (pb::RegisterConsumerRequest { key: "has space".into(), ..register("x") }, "key"),
-        (pb::RegisterConsumerRequest { name: "  ".into(), ..register("x") }, "name"),
-        (pb::RegisterConsumerRequest { callback_url: "not a url".into(), ..register("x") }, "callback_url"),
+        (
+            pb::RegisterConsumerRequest {
+                key: "has space".into(),
+                ..register("x")
+            },
+            "key",
+        ),
+        (
+            pb::RegisterConsumerRequest {
+                name: "  ".into(),
+                ..register("x")
+            },
+            "name",
+        ),
+        (
+            pb::RegisterConsumerRequest {
+                callback_url: "not a url".into(),
+                ..register("x")
+            },
+            "callback_url",
+        ),
         (
             pb::RegisterConsumerRequest {
                 public_key: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----".into(),
@@ -114,26 +210,50 @@ async fn bad_consumer_registrations_are_refused_with_the_field_named(app: &TestA
             },
             "public_key",
         ),
-        (pb::RegisterConsumerRequest { generate_shared_secret: false, ..register("x") }, "public_key"),
         (
-            pb::RegisterConsumerRequest { signature_methods: vec![pb::SignatureMethod::RsaSha1 as i32], ..register("x") },
+            pb::RegisterConsumerRequest {
+                generate_shared_secret: false,
+                ..register("x")
+            },
+            "public_key",
+        ),
+        (
+            pb::RegisterConsumerRequest {
+                signature_methods: vec![pb::SignatureMethod::RsaSha1 as i32],
+                ..register("x")
+            },
             "signature_methods",
         ),
         (
             pb::RegisterConsumerRequest {
-                token_policy: Some(pb::TokenPolicy { access_token_ttl_seconds: 5 * 365 * 24 * 3600 + 1 }),
+                token_policy: Some(pb::TokenPolicy {
+                    access_token_ttl_seconds: 5 * 365 * 24 * 3600 + 1,
+                }),
                 ..register("x")
             },
             "token_policy",
         ),
-        (pb::RegisterConsumerRequest { shared_secret: "given".into(), ..register("x") }, "shared_secret"),
+        (
+            pb::RegisterConsumerRequest {
+                shared_secret: "given".into(),
+                ..register("x")
+            },
+            "shared_secret",
+        ),
     ];
     for (request, field) in cases {
-        let status = admin.register_consumer(with_credential(request, ADMIN)).await.unwrap_err();
+        let status = admin
+            .register_consumer(with_credential(request, ADMIN))
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
         assert!(status.message().starts_with(field), "{field}: {status:?}");
     }
-    let listed = admin.list_consumers(with_credential(pb::ListConsumersRequest::default(), ADMIN)).await.unwrap().into_inner();
+    let listed = admin
+        .list_consumers(with_credential(pb::ListConsumersRequest::default(), ADMIN))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(listed.consumers.is_empty());
 }
 
@@ -142,20 +262,37 @@ async fn a_disabled_consumer_is_refused_until_enabled_again(app: &TestApp) {
     let (token, secret, _) = access_token(app, &consumer, "frank").await;
     let mut admin = app.admin.clone();
     let disabled = admin
-        .set_consumer_enabled(with_credential(pb::SetConsumerEnabledRequest { key: "toggled".into(), enabled: false }, ADMIN))
+        .set_consumer_enabled(with_credential(
+            pb::SetConsumerEnabledRequest {
+                key: "toggled".into(),
+                enabled: false,
+            },
+            ADMIN,
+        ))
         .await
         .unwrap()
         .into_inner();
     assert!(!disabled.enabled);
     let mut client = app.authority.clone();
     latchkey_tests::assert_problem(
-        client.validate_access(consumer.resource(&token, &secret)).await,
+        client
+            .validate_access(consumer.resource(&token, &secret))
+            .await,
         Code::Unauthenticated,
         "consumer_key_rejected",
     );
     admin
-        .set_consumer_enabled(with_credential(pb::SetConsumerEnabledRequest { key: "toggled".into(), enabled: true }, ADMIN))
+        .set_consumer_enabled(with_credential(
+            pb::SetConsumerEnabledRequest {
+                key: "toggled".into(),
+                enabled: true,
+            },
+            ADMIN,
+        ))
         .await
         .unwrap();
-    client.validate_access(consumer.resource(&token, &secret)).await.unwrap();
+    client
+        .validate_access(consumer.resource(&token, &secret))
+        .await
+        .unwrap();
 }

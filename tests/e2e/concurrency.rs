@@ -15,7 +15,10 @@ on_both_backends!(
 async fn fifty_concurrent_exchanges_of_one_request_token_yield_one_access_token(app: &TestApp) {
     let consumer = hmac_consumer(app, "racer").await;
     let (token, secret) = request_token(app, &consumer, "oob").await;
-    let verifier = decide(app, &token, "nina", pb::Decision::Approve).await.unwrap().verifier;
+    let verifier = decide(app, &token, "nina", pb::Decision::Approve)
+        .await
+        .unwrap()
+        .verifier;
     let calls: Vec<_> = (0..50)
         .map(|_| {
             let mut client = app.authority.clone();
@@ -29,14 +32,23 @@ async fn fifty_concurrent_exchanges_of_one_request_token_yield_one_access_token(
             Ok(_) => won += 1,
             Err(status) => {
                 assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
-                assert_eq!(status.metadata().get("oauth-problem").unwrap(), "token_used", "{status:?}");
+                assert_eq!(
+                    status.metadata().get("oauth-problem").unwrap(),
+                    "token_used",
+                    "{status:?}"
+                );
             }
         }
     }
     assert_eq!(won, 1);
     let mut client = app.authority.clone();
     let grants = client
-        .list_authorizations(with_credential(pb::ListAuthorizationsRequest { user_id: "nina".into() }, FRONTEND))
+        .list_authorizations(with_credential(
+            pb::ListAuthorizationsRequest {
+                user_id: "nina".into(),
+            },
+            FRONTEND,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -53,10 +65,18 @@ async fn ten_concurrent_decisions_on_one_request_token_record_one(app: &TestApp)
             let app_client = app.authority.clone();
             tokio::spawn(async move {
                 let mut client = app_client;
-                let decision = if i % 2 == 0 { pb::Decision::Approve } else { pb::Decision::Deny };
+                let decision = if i % 2 == 0 {
+                    pb::Decision::Approve
+                } else {
+                    pb::Decision::Deny
+                };
                 client
                     .authorize(with_credential(
-                        pb::AuthorizeRequest { token, user_id: format!("user-{i}"), decision: decision as i32 },
+                        pb::AuthorizeRequest {
+                            token,
+                            user_id: format!("user-{i}"),
+                            decision: decision as i32,
+                        },
                         FRONTEND,
                     ))
                     .await
@@ -67,7 +87,10 @@ async fn ten_concurrent_decisions_on_one_request_token_record_one(app: &TestApp)
     for call in calls {
         match call.await.unwrap() {
             Ok(_) => recorded += 1,
-            Err(status) => assert_eq!(status.metadata().get("oauth-problem").unwrap(), "token_used"),
+            Err(status) => assert_eq!(
+                status.metadata().get("oauth-problem").unwrap(),
+                "token_used"
+            ),
         }
     }
     assert_eq!(recorded, 1);
@@ -76,17 +99,34 @@ async fn ten_concurrent_decisions_on_one_request_token_record_one(app: &TestApp)
 async fn three_wrong_verifiers_kill_the_request_token(app: &TestApp) {
     let consumer = hmac_consumer(app, "guesser").await;
     let (token, secret) = request_token(app, &consumer, "oob").await;
-    let verifier = decide(app, &token, "oscar", pb::Decision::Approve).await.unwrap().verifier;
+    let verifier = decide(app, &token, "oscar", pb::Decision::Approve)
+        .await
+        .unwrap()
+        .verifier;
     let mut client = app.authority.clone();
     for guess in ["AAAAAAAAAA", "BBBBBBBBBB", "CCCCCCCCCC"] {
-        assert_problem(client.exchange_token(consumer.exchange(&token, &secret, guess)).await, Code::Unauthenticated, "token_rejected");
+        assert_problem(
+            client
+                .exchange_token(consumer.exchange(&token, &secret, guess))
+                .await,
+            Code::Unauthenticated,
+            "token_rejected",
+        );
     }
     // The right verifier no longer helps.
-    let status =
-        assert_problem(client.exchange_token(consumer.exchange(&token, &secret, &verifier)).await, Code::Unauthenticated, "token_rejected");
+    let status = assert_problem(
+        client
+            .exchange_token(consumer.exchange(&token, &secret, &verifier))
+            .await,
+        Code::Unauthenticated,
+        "token_rejected",
+    );
     assert!(status.message().contains("died"), "{status:?}");
     let described = client
-        .describe_request_token(with_credential(pb::DescribeRequestTokenRequest { token }, FRONTEND))
+        .describe_request_token(with_credential(
+            pb::DescribeRequestTokenRequest { token },
+            FRONTEND,
+        ))
         .await
         .unwrap()
         .into_inner();

@@ -21,12 +21,21 @@ async fn a_request_token_ends_at_ten_minutes_not_a_second_before(app: &TestApp) 
     let (early, _) = request_token(app, &consumer, "oob").await;
     let (late, _) = request_token(app, &consumer, "oob").await;
     app.advance(Duration::seconds(599));
-    decide(app, &early, "pat", pb::Decision::Approve).await.unwrap();
+    decide(app, &early, "pat", pb::Decision::Approve)
+        .await
+        .unwrap();
     app.advance(Duration::seconds(1));
-    assert_problem(decide(app, &late, "pat", pb::Decision::Approve).await, Code::FailedPrecondition, "token_expired");
+    assert_problem(
+        decide(app, &late, "pat", pb::Decision::Approve).await,
+        Code::FailedPrecondition,
+        "token_expired",
+    );
     let mut client = app.authority.clone();
     let described = client
-        .describe_request_token(with_credential(pb::DescribeRequestTokenRequest { token: late }, FRONTEND))
+        .describe_request_token(with_credential(
+            pb::DescribeRequestTokenRequest { token: late },
+            FRONTEND,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -36,10 +45,19 @@ async fn a_request_token_ends_at_ten_minutes_not_a_second_before(app: &TestApp) 
 async fn an_approved_request_token_cannot_be_exchanged_once_expired(app: &TestApp) {
     let consumer = hmac_consumer(app, "slow").await;
     let (token, secret) = request_token(app, &consumer, "oob").await;
-    let verifier = decide(app, &token, "quinn", pb::Decision::Approve).await.unwrap().verifier;
+    let verifier = decide(app, &token, "quinn", pb::Decision::Approve)
+        .await
+        .unwrap()
+        .verifier;
     app.advance(Duration::minutes(10));
     let mut client = app.authority.clone();
-    assert_problem(client.exchange_token(consumer.exchange(&token, &secret, &verifier)).await, Code::Unauthenticated, "token_expired");
+    assert_problem(
+        client
+            .exchange_token(consumer.exchange(&token, &secret, &verifier))
+            .await,
+        Code::Unauthenticated,
+        "token_expired",
+    );
 }
 
 async fn an_access_token_ends_at_its_consumers_policy(app: &TestApp) {
@@ -50,7 +68,9 @@ async fn an_access_token_ends_at_its_consumers_policy(app: &TestApp) {
                 key: "hourly".into(),
                 name: "Hourly".into(),
                 generate_shared_secret: true,
-                token_policy: Some(pb::TokenPolicy { access_token_ttl_seconds: 3600 }),
+                token_policy: Some(pb::TokenPolicy {
+                    access_token_ttl_seconds: 3600,
+                }),
                 ..Default::default()
             },
             ADMIN,
@@ -66,17 +86,43 @@ async fn an_access_token_ends_at_its_consumers_policy(app: &TestApp) {
     let mut client = app.authority.clone();
 
     app.advance(Duration::seconds(3599));
-    client.validate_access(hourly.resource(&hourly_token, &hourly_secret)).await.unwrap();
+    client
+        .validate_access(hourly.resource(&hourly_token, &hourly_secret))
+        .await
+        .unwrap();
     app.advance(Duration::seconds(1));
-    assert_problem(client.validate_access(hourly.resource(&hourly_token, &hourly_secret)).await, Code::Unauthenticated, "token_expired");
-    client.validate_access(weekly.resource(&weekly_token, &weekly_secret)).await.unwrap();
+    assert_problem(
+        client
+            .validate_access(hourly.resource(&hourly_token, &hourly_secret))
+            .await,
+        Code::Unauthenticated,
+        "token_expired",
+    );
+    client
+        .validate_access(weekly.resource(&weekly_token, &weekly_secret))
+        .await
+        .unwrap();
 
     app.advance(Duration::days(7) - Duration::seconds(3601));
-    client.validate_access(weekly.resource(&weekly_token, &weekly_secret)).await.unwrap();
+    client
+        .validate_access(weekly.resource(&weekly_token, &weekly_secret))
+        .await
+        .unwrap();
     app.advance(Duration::seconds(1));
-    assert_problem(client.validate_access(weekly.resource(&weekly_token, &weekly_secret)).await, Code::Unauthenticated, "token_expired");
+    assert_problem(
+        client
+            .validate_access(weekly.resource(&weekly_token, &weekly_secret))
+            .await,
+        Code::Unauthenticated,
+        "token_expired",
+    );
     let grants = client
-        .list_authorizations(with_credential(pb::ListAuthorizationsRequest { user_id: "rob".into() }, FRONTEND))
+        .list_authorizations(with_credential(
+            pb::ListAuthorizationsRequest {
+                user_id: "rob".into(),
+            },
+            FRONTEND,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -92,7 +138,9 @@ async fn a_policy_change_applies_to_tokens_issued_afterwards_only(app: &TestApp)
         .update_consumer(with_credential(
             pb::UpdateConsumerRequest {
                 key: "changing".into(),
-                token_policy: Some(pb::TokenPolicy { access_token_ttl_seconds: 60 }),
+                token_policy: Some(pb::TokenPolicy {
+                    access_token_ttl_seconds: 60,
+                }),
                 ..Default::default()
             },
             ADMIN,
@@ -102,6 +150,15 @@ async fn a_policy_change_applies_to_tokens_issued_afterwards_only(app: &TestApp)
     let (after, after_secret, _) = access_token(app, &consumer, "sam").await;
     app.advance(Duration::seconds(60));
     let mut client = app.authority.clone();
-    assert_problem(client.validate_access(consumer.resource(&after, &after_secret)).await, Code::Unauthenticated, "token_expired");
-    client.validate_access(consumer.resource(&before, &before_secret)).await.unwrap();
+    assert_problem(
+        client
+            .validate_access(consumer.resource(&after, &after_secret))
+            .await,
+        Code::Unauthenticated,
+        "token_expired",
+    );
+    client
+        .validate_access(consumer.resource(&before, &before_secret))
+        .await
+        .unwrap();
 }

@@ -45,9 +45,17 @@ async fn run(backend: Backend, scenario: impl AsyncFnOnce(&TestApp)) {
 }
 
 /// As [`run`], with the configuration adjusted first.
-async fn run_with(backend: Backend, adjust: impl FnOnce(&mut Config), scenario: impl AsyncFnOnce(&TestApp)) {
-    let Some(app) = spawn_app_with(backend, adjust).await else { return };
-    let outcome = std::panic::AssertUnwindSafe(scenario(&app)).catch_unwind().await;
+async fn run_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Config),
+    scenario: impl AsyncFnOnce(&TestApp),
+) {
+    let Some(app) = spawn_app_with(backend, adjust).await else {
+        return;
+    };
+    let outcome = std::panic::AssertUnwindSafe(scenario(&app))
+        .catch_unwind()
+        .await;
     app.cleanup().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);

@@ -17,7 +17,11 @@ pub const SERVICE: &str = "test-service-credential";
 
 /// Their argon2 hashes, computed once per test binary.
 static HASHES: LazyLock<(String, String, String)> = LazyLock::new(|| {
-    (hash_credential(ADMIN).unwrap(), hash_credential(FRONTEND).unwrap(), hash_credential(SERVICE).unwrap())
+    (
+        hash_credential(ADMIN).unwrap(),
+        hash_credential(FRONTEND).unwrap(),
+        hash_credential(SERVICE).unwrap(),
+    )
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +31,8 @@ pub enum Backend {
 }
 
 fn postgres_admin_url() -> String {
-    std::env::var("LATCHKEY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 fn on_ci() -> bool {
@@ -55,16 +60,28 @@ impl TestDatabase {
                 let admin = match Database::connect(&admin_url).await {
                     Ok(admin) => admin,
                     Err(error) if !on_ci() => {
-                        eprintln!("NOTE: Postgres at {admin_url} is unreachable ({error}); skipping this Postgres test. CI=true makes this a failure.");
+                        eprintln!(
+                            "NOTE: Postgres at {admin_url} is unreachable ({error}); skipping this Postgres test. CI=true makes this a failure."
+                        );
                         return None;
                     }
-                    Err(error) => panic!("CI=true and Postgres at {admin_url} is unreachable: {error}"),
+                    Err(error) => {
+                        panic!("CI=true and Postgres at {admin_url} is unreachable: {error}")
+                    }
                 };
                 let name = format!("lk_test_{id}");
-                admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .unwrap();
                 let _ = admin.close().await;
                 let (base, query) = match admin_url.rsplit_once('/') {
-                    Some((base, rest)) => (base.to_owned(), rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default()),
+                    Some((base, rest)) => (
+                        base.to_owned(),
+                        rest.split_once('?')
+                            .map(|(_, q)| format!("?{q}"))
+                            .unwrap_or_default(),
+                    ),
                     None => panic!("LATCHKEY_TEST_POSTGRES_URL must end with /database"),
                 };
                 let url = format!("{base}/{name}{query}");
@@ -84,7 +101,11 @@ impl TestDatabase {
             }
             TestDatabase::Postgres { admin_url, name } => {
                 if let Ok(admin) = Database::connect(admin_url).await {
-                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
                     let _ = admin.close().await;
                 }
             }
@@ -125,7 +146,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     adjust(&mut config);
 
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let app = Application::build_with_clock(config.clone(), clock.clone()).await.expect("the server builds");
+    let app = Application::build_with_clock(config.clone(), clock.clone())
+        .await
+        .expect("the server builds");
     let port = app.port();
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(async move {
@@ -135,7 +158,11 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         .await
         .expect("the server runs");
     });
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     Some(TestApp {
         backend,
         port,
@@ -180,6 +207,9 @@ impl TestApp {
 /// A request carrying `authorization: Bearer <credential>`.
 pub fn with_credential<T>(message: T, credential: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {credential}").parse().unwrap(),
+    );
     request
 }

@@ -4,8 +4,8 @@
 
 use latchkey_api::v1 as pb;
 use latchkey_core::clock::{Clock, ManualClock};
-use oauth1_request as oauth;
 use oauth::signature_method::SignatureMethod;
+use oauth1_request as oauth;
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
 use std::num::NonZeroU64;
@@ -20,6 +20,7 @@ pub fn fixture_private_key() -> RsaPrivateKey {
 pub const FIXTURE_CERTIFICATE: &str = include_str!("../fixtures/consumer-cert.pem");
 
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // a test helper; size does not matter
 pub enum Signer {
     HmacSha1(String),
     RsaSha1(RsaPrivateKey),
@@ -54,14 +55,20 @@ pub const RESOURCE_URL: &str = "https://jira.example.com/rest/api/2/myself";
 
 impl TestConsumer {
     pub fn new(key: &str, signer: Signer, clock: Arc<ManualClock>) -> Self {
-        Self { key: key.to_owned(), signer, clock }
+        Self {
+            key: key.to_owned(),
+            signer,
+            clock,
+        }
     }
 
     /// A `SignedRequest` as an edge would forward it: method, URL, Authorization.
     pub fn sign(&self, method: &str, url: &str, extras: &Extras<'_>) -> pb::SignedRequest {
         let authorization = match &self.signer {
             Signer::HmacSha1(secret) => self.header(secret, oauth::HMAC_SHA1, method, url, extras),
-            Signer::RsaSha1(key) => self.header("", oauth::Rsa09Sha1::new(key.clone()), method, url, extras),
+            Signer::RsaSha1(key) => {
+                self.header("", oauth::Rsa09Sha1::new(key.clone()), method, url, extras)
+            }
             Signer::Plaintext(secret) => self.header(secret, oauth::PLAINTEXT, method, url, extras),
         };
         let mut query: Vec<_> = extras.query.clone();
@@ -69,9 +76,17 @@ impl TestConsumer {
         let url = if query.is_empty() {
             url.to_owned()
         } else {
-            format!("{url}?{}", oauth::to_form(&oauth::ParameterList::new(query)))
+            format!(
+                "{url}?{}",
+                oauth::to_form(&oauth::ParameterList::new(query))
+            )
         };
-        pb::SignedRequest { method: method.into(), url, authorization, form_body: String::new() }
+        pb::SignedRequest {
+            method: method.into(),
+            url,
+            authorization,
+            form_body: String::new(),
+        }
     }
 
     fn header<SM: SignatureMethod + Clone>(
@@ -82,13 +97,20 @@ impl TestConsumer {
         url: &str,
         extras: &Extras<'_>,
     ) -> String {
-        let mut builder: oauth::Builder<'_, SM, &str> =
-            oauth::Builder::new(oauth::Credentials::new(self.key.as_str(), secret), signature_method);
+        let mut builder: oauth::Builder<'_, SM, &str> = oauth::Builder::new(
+            oauth::Credentials::new(self.key.as_str(), secret),
+            signature_method,
+        );
         if let Some((token, token_secret)) = extras.token {
             builder.token(Some(oauth::Credentials::new(token, token_secret)));
         }
-        builder.callback(extras.callback).verifier(extras.verifier).nonce(extras.nonce);
-        let timestamp = extras.timestamp.unwrap_or_else(|| self.clock.now().timestamp() as u64);
+        builder
+            .callback(extras.callback)
+            .verifier(extras.verifier)
+            .nonce(extras.nonce);
+        let timestamp = extras
+            .timestamp
+            .unwrap_or_else(|| self.clock.now().timestamp() as u64);
         builder.timestamp(NonZeroU64::new(timestamp));
         let mut query: Vec<_> = extras.query.clone();
         query.sort();
@@ -98,17 +120,33 @@ impl TestConsumer {
     /// Leg 1.
     pub fn request_token(&self, callback: &str) -> pb::IssueRequestTokenRequest {
         pb::IssueRequestTokenRequest {
-            request: Some(self.sign("POST", REQUEST_TOKEN_URL, &Extras { callback: Some(callback), ..Extras::default() })),
+            request: Some(self.sign(
+                "POST",
+                REQUEST_TOKEN_URL,
+                &Extras {
+                    callback: Some(callback),
+                    ..Extras::default()
+                },
+            )),
         }
     }
 
     /// Leg 3.
-    pub fn exchange(&self, token: &str, token_secret: &str, verifier: &str) -> pb::ExchangeTokenRequest {
+    pub fn exchange(
+        &self,
+        token: &str,
+        token_secret: &str,
+        verifier: &str,
+    ) -> pb::ExchangeTokenRequest {
         pb::ExchangeTokenRequest {
             request: Some(self.sign(
                 "POST",
                 ACCESS_TOKEN_URL,
-                &Extras { token: Some((token, token_secret)), verifier: Some(verifier), ..Extras::default() },
+                &Extras {
+                    token: Some((token, token_secret)),
+                    verifier: Some(verifier),
+                    ..Extras::default()
+                },
             )),
         }
     }
@@ -119,7 +157,11 @@ impl TestConsumer {
             request: Some(self.sign(
                 "GET",
                 RESOURCE_URL,
-                &Extras { token: Some((token, token_secret)), query: vec![("expand", "groups")], ..Extras::default() },
+                &Extras {
+                    token: Some((token, token_secret)),
+                    query: vec![("expand", "groups")],
+                    ..Extras::default()
+                },
             )),
         }
     }

@@ -22,7 +22,11 @@ pub async fn hmac_consumer(app: &TestApp, key: &str) -> TestConsumer {
         .unwrap()
         .into_inner();
     assert!(!response.generated_shared_secret.is_empty());
-    TestConsumer::new(key, Signer::HmacSha1(response.generated_shared_secret), app.clock.clone())
+    TestConsumer::new(
+        key,
+        Signer::HmacSha1(response.generated_shared_secret),
+        app.clock.clone(),
+    )
 }
 
 /// Registers an RSA-SHA1 consumer from the fixture certificate, as Jira's
@@ -41,13 +45,25 @@ pub async fn rsa_consumer(app: &TestApp, key: &str) -> TestConsumer {
         ))
         .await
         .unwrap();
-    TestConsumer::new(key, Signer::RsaSha1(fixture_private_key()), app.clock.clone())
+    TestConsumer::new(
+        key,
+        Signer::RsaSha1(fixture_private_key()),
+        app.clock.clone(),
+    )
 }
 
 /// A request token, with its secret.
-pub async fn request_token(app: &TestApp, consumer: &TestConsumer, callback: &str) -> (String, String) {
+pub async fn request_token(
+    app: &TestApp,
+    consumer: &TestConsumer,
+    callback: &str,
+) -> (String, String) {
     let mut client = app.authority.clone();
-    let issued = client.issue_request_token(consumer.request_token(callback)).await.unwrap().into_inner();
+    let issued = client
+        .issue_request_token(consumer.request_token(callback))
+        .await
+        .unwrap()
+        .into_inner();
     (issued.token, issued.token_secret)
 }
 
@@ -61,7 +77,11 @@ pub async fn decide(
     let mut client = app.authority.clone();
     client
         .authorize(with_credential(
-            pb::AuthorizeRequest { token: token.into(), user_id: user.into(), decision: decision as i32 },
+            pb::AuthorizeRequest {
+                token: token.into(),
+                user_id: user.into(),
+                decision: decision as i32,
+            },
             FRONTEND,
         ))
         .await
@@ -69,10 +89,21 @@ pub async fn decide(
 }
 
 /// An access token after a whole dance: (token, secret, token id).
-pub async fn access_token(app: &TestApp, consumer: &TestConsumer, user: &str) -> (String, String, String) {
+pub async fn access_token(
+    app: &TestApp,
+    consumer: &TestConsumer,
+    user: &str,
+) -> (String, String, String) {
     let (token, secret) = request_token(app, consumer, "https://app.example.com/cb").await;
-    let verifier = decide(app, &token, user, pb::Decision::Approve).await.unwrap().verifier;
+    let verifier = decide(app, &token, user, pb::Decision::Approve)
+        .await
+        .unwrap()
+        .verifier;
     let mut client = app.authority.clone();
-    let access = client.exchange_token(consumer.exchange(&token, &secret, &verifier)).await.unwrap().into_inner();
+    let access = client
+        .exchange_token(consumer.exchange(&token, &secret, &verifier))
+        .await
+        .unwrap()
+        .into_inner();
     (access.token, access.token_secret, access.token_id)
 }

@@ -22,11 +22,28 @@ use tonic_types::StatusExt;
 /// Asserts a failed call's gRPC code and OAuth problem word (both the ErrorInfo
 /// reason and the `oauth-problem` metadata).
 #[track_caller]
-pub fn assert_problem<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, problem: &str) -> tonic::Status {
+pub fn assert_problem<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: Code,
+    problem: &str,
+) -> tonic::Status {
     let status = result.expect_err("the call should have failed");
     assert_eq!(status.code(), code, "wrong code for {problem}: {status:?}");
-    let reason = status.get_error_details().error_info().map(|info| info.reason.clone());
-    assert_eq!(reason.as_deref(), Some(problem), "wrong problem in {status:?}");
-    assert_eq!(status.metadata().get("oauth-problem").and_then(|v| v.to_str().ok()), Some(problem));
+    let reason = status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone());
+    assert_eq!(
+        reason.as_deref(),
+        Some(problem),
+        "wrong problem in {status:?}"
+    );
+    assert_eq!(
+        status
+            .metadata()
+            .get("oauth-problem")
+            .and_then(|v| v.to_str().ok()),
+        Some(problem)
+    );
     status
 }

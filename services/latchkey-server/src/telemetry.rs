@@ -16,7 +16,9 @@ pub fn init(config: &LogConfig) {
         .add_directive("sqlx=warn".parse().unwrap_or_default())
         .add_directive("sea_orm=warn".parse().unwrap_or_default());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let _ = match config.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),

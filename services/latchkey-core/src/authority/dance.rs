@@ -126,7 +126,11 @@ impl Authority {
             )
         })?;
         check_callback(&callback, request.consumer.callback_url.as_deref()).map_err(|detail| {
-            OAuthFailure::with_parameters(Problem::ParameterRejected, format!("oauth_callback: {detail}"), ["oauth_callback"])
+            OAuthFailure::with_parameters(
+                Problem::ParameterRejected,
+                format!("oauth_callback: {detail}"),
+                ["oauth_callback"],
+            )
         })?;
         self.finish_signed(&request, None).await?;
 
