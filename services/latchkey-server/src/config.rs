@@ -174,7 +174,15 @@ impl Config {
             None => figment = figment.merge(Toml::file("latchkey.toml")),
         }
         let config: Config = figment
-            .merge(Env::prefixed("LATCHKEY_").split("__"))
+            // LATCHKEY_CONFIG names the file (read by the CLI) and LATCHKEY_TEST_* belong
+            // to the test suite; neither is a setting.
+            .merge(
+                Env::prefixed("LATCHKEY_")
+                    .filter(|key| {
+                        key != "config" && !key.as_str().to_ascii_lowercase().starts_with("test_")
+                    })
+                    .split("__"),
+            )
             .extract()
             .map_err(|e| ConfigError::Load(Box::new(e)))?;
         config.validate()?;
@@ -259,5 +267,90 @@ impl Config {
                 .as_deref()
                 .is_some_and(|h| !h.trim().is_empty()),
         }
+    }
+}
+
+#[cfg(test)]
+// figment's Jail returns its own large error type.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn the_defaults_need_no_setup() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None).expect("defaults load");
+            assert!(config.is_sqlite());
+            assert!(config.migrate_on_start());
+            assert_eq!(config.sqlite_file(), Some(PathBuf::from("latchkey.db")));
+            assert_eq!(
+                config.policy().request_token_ttl,
+                chrono::Duration::minutes(10)
+            );
+            assert_eq!(
+                config.policy().default_access_token_ttl,
+                chrono::Duration::days(7)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_which_overrides_the_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "latchkey.toml",
+                r#"
+                public_base_url = "https://auth.example.com"
+                [database]
+                url = "postgres://postgres@db/latchkey"
+                [oauth1]
+                timestamp_window_seconds = 60
+                "#,
+            )?;
+            jail.set_env("LATCHKEY_OAUTH1__TIMESTAMP_WINDOW_SECONDS", "120");
+            jail.set_env("LATCHKEY_CONFIG", "latchkey.toml");
+            jail.set_env("LATCHKEY_TEST_POSTGRES_URL", "postgres://elsewhere/test");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.public_base_url, "https://auth.example.com");
+            assert!(!config.is_sqlite());
+            assert!(
+                !config.migrate_on_start(),
+                "Postgres migrates through `latchkey migrate`"
+            );
+            assert_eq!(config.oauth1.timestamp_window_seconds, 120);
+            assert_eq!(config.oauth1.request_token_ttl_seconds, 600);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unusable_settings_are_refused_with_the_key_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_PUBLIC_BASE_URL", "not a url");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("public_base_url"), "{error}");
+            jail.set_env("LATCHKEY_PUBLIC_BASE_URL", "https://ok.example.com");
+            jail.set_env(
+                "LATCHKEY_OAUTH1__DEFAULT_ACCESS_TOKEN_TTL_SECONDS",
+                "999999999999",
+            );
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(
+                error.contains("default_access_token_ttl_seconds"),
+                "{error}"
+            );
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_DATABSE__URL", "typo");
+            assert!(
+                Config::load(None).is_err(),
+                "an unknown key is an error, not ignored"
+            );
+            assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
     }
 }

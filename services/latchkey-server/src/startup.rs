@@ -212,3 +212,50 @@ impl Application {
             .await
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_without_a_key_refuses_to_start_and_says_why() {
+        let mut config = Config::default();
+        config.database.url = "postgres://postgres@127.0.0.1/x".into();
+        let error = resolve_cipher(&config).unwrap_err().to_string();
+        assert!(error.contains("encryption.key"), "{error}");
+    }
+
+    #[test]
+    fn an_sqlite_file_gets_a_development_key_kept_beside_it_and_reused() {
+        let dir = std::env::temp_dir().join(format!("latchkey-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config::default();
+        config.database.url = format!("sqlite://{}/data.db?mode=rwc", dir.display());
+        let first = resolve_cipher(&config).unwrap();
+        let key_file = dir.join("data.db.key");
+        assert!(key_file.exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let sealed = first.seal("secret", "ctx").unwrap();
+        let second = resolve_cipher(&config).unwrap();
+        assert!(
+            second.open(&sealed, "ctx").is_ok(),
+            "the same key is used again"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_configured_key_must_be_32_bytes_of_base64() {
+        let mut config = Config::default();
+        config.encryption.key = Some("dG9vIHNob3J0".to_owned().into());
+        assert!(resolve_cipher(&config).is_err());
+    }
+}
