@@ -2,7 +2,7 @@
 
 use latchkey_api::v1 as pb;
 use latchkey_tests::app::{FRONTEND, with_credential};
-use latchkey_tests::flows::{decide, hmac_consumer, request_token};
+use latchkey_tests::flows::{decide, describe, grants, hmac_consumer, request_token};
 use latchkey_tests::{TestApp, assert_problem};
 use tonic::Code;
 
@@ -41,18 +41,7 @@ async fn fifty_concurrent_exchanges_of_one_request_token_yield_one_access_token(
         }
     }
     assert_eq!(won, 1);
-    let mut client = app.authority.clone();
-    let grants = client
-        .list_authorizations(with_credential(
-            pb::ListAuthorizationsRequest {
-                user_id: "nina".into(),
-            },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .authorizations;
+    let grants = grants(app, "nina").await;
     assert_eq!(grants.len(), 1, "exactly one access token exists");
 }
 
@@ -122,13 +111,6 @@ async fn three_wrong_verifiers_kill_the_request_token(app: &TestApp) {
         "token_rejected",
     );
     assert!(status.message().contains("died"), "{status:?}");
-    let described = client
-        .describe_request_token(with_credential(
-            pb::DescribeRequestTokenRequest { token },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let described = describe(app, &token).await;
     assert_eq!(described.state(), pb::RequestTokenState::Used);
 }

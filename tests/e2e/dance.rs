@@ -3,7 +3,9 @@
 use latchkey_api::v1 as pb;
 use latchkey_tests::app::{ADMIN, FRONTEND, with_credential};
 use latchkey_tests::consumer::{REQUEST_TOKEN_URL, Signer, TestConsumer};
-use latchkey_tests::flows::{decide, hmac_consumer, request_token, rsa_consumer};
+use latchkey_tests::flows::{
+    decide, describe, grants, hmac_consumer, register, request_token, rsa_consumer,
+};
 use latchkey_tests::{TestApp, assert_problem};
 use tonic::Code;
 
@@ -39,16 +41,7 @@ async fn the_whole_dance_with_hmac_sha1_ends_in_a_token_that_fails_once_revoked(
     let expires = issued.expires_at.unwrap().seconds - app.now_seconds();
     assert_eq!(expires, 600, "request tokens live 10 minutes");
 
-    let described = client
-        .describe_request_token(with_credential(
-            pb::DescribeRequestTokenRequest {
-                token: issued.token.clone(),
-            },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let described = describe(app, &issued.token).await;
     assert_eq!(described.consumer_key, "jira-hmac");
     assert_eq!(described.consumer_name, "jira-hmac app");
     assert_eq!(described.consumer_description, "A test consumer");
@@ -66,16 +59,7 @@ async fn the_whole_dance_with_hmac_sha1_ends_in_a_token_that_fails_once_revoked(
             issued.token, approved.verifier
         )
     );
-    let described = client
-        .describe_request_token(with_credential(
-            pb::DescribeRequestTokenRequest {
-                token: issued.token.clone(),
-            },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let described = describe(app, &issued.token).await;
     assert_eq!(described.state(), pb::RequestTokenState::Approved);
 
     let access = client
@@ -101,20 +85,10 @@ async fn the_whole_dance_with_hmac_sha1_ends_in_a_token_that_fails_once_revoked(
     assert_eq!(principal.consumer_key, "jira-hmac");
     assert_eq!(principal.token_id, access.token_id);
 
-    let grants = client
-        .list_authorizations(with_credential(
-            pb::ListAuthorizationsRequest {
-                user_id: "alice".into(),
-            },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .authorizations;
-    assert_eq!(grants.len(), 1);
-    assert_eq!(grants[0].token_id, access.token_id);
-    assert_eq!(grants[0].consumer_name, "jira-hmac app");
+    let listed = grants(app, "alice").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].token_id, access.token_id);
+    assert_eq!(listed[0].consumer_name, "jira-hmac app");
 
     let revoked = client
         .revoke(with_credential(
@@ -135,18 +109,7 @@ async fn the_whole_dance_with_hmac_sha1_ends_in_a_token_that_fails_once_revoked(
         Code::Unauthenticated,
         "token_revoked",
     );
-    let grants = client
-        .list_authorizations(with_credential(
-            pb::ListAuthorizationsRequest {
-                user_id: "alice".into(),
-            },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .authorizations;
-    assert!(grants.is_empty());
+    assert!(grants(app, "alice").await.is_empty());
 }
 
 async fn the_whole_dance_with_rsa_sha1_works_for_a_consumer_registered_from_a_certificate(
@@ -208,19 +171,16 @@ async fn the_whole_dance_with_rsa_sha1_works_for_a_key_pair_generated_here(app: 
         .to_public_key()
         .to_public_key_pem(LineEnding::CRLF)
         .unwrap();
-    let mut admin = app.admin.clone();
-    admin
-        .register_consumer(with_credential(
-            pb::RegisterConsumerRequest {
-                key: "generated-rsa".into(),
-                name: "Generated".into(),
-                public_key: public_pem,
-                ..Default::default()
-            },
-            ADMIN,
-        ))
-        .await
-        .unwrap();
+    register(
+        app,
+        pb::RegisterConsumerRequest {
+            key: "generated-rsa".into(),
+            name: "Generated".into(),
+            public_key: public_pem,
+            ..Default::default()
+        },
+    )
+    .await;
     let consumer = TestConsumer::new("generated-rsa", Signer::RsaSha1(private), app.clock.clone());
     let (access, secret, id) = latchkey_tests::flows::access_token(app, &consumer, "gina").await;
     let mut client = app.authority.clone();
@@ -280,14 +240,7 @@ async fn a_denied_request_token_can_be_neither_exchanged_nor_decided_again(app: 
         Code::FailedPrecondition,
         "token_used",
     );
-    let described = client
-        .describe_request_token(with_credential(
-            pb::DescribeRequestTokenRequest { token },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let described = describe(app, &token).await;
     assert_eq!(described.state(), pb::RequestTokenState::Denied);
 }
 
@@ -296,20 +249,17 @@ async fn a_denied_request_token_can_be_neither_exchanged_nor_decided_again(app: 
 // asks for, which only shows with reserved characters. The server follows the RFC (the
 // core's unit tests cover secrets with reserved characters).
 async fn plaintext_is_accepted_over_https_for_a_consumer_that_allows_it(app: &TestApp) {
-    let mut admin = app.admin.clone();
-    admin
-        .register_consumer(with_credential(
-            pb::RegisterConsumerRequest {
-                key: "plain".into(),
-                name: "Plain".into(),
-                shared_secret: "plain-s3cret_1.0~".into(),
-                signature_methods: vec![pb::SignatureMethod::Plaintext as i32],
-                ..Default::default()
-            },
-            ADMIN,
-        ))
-        .await
-        .unwrap();
+    register(
+        app,
+        pb::RegisterConsumerRequest {
+            key: "plain".into(),
+            name: "Plain".into(),
+            shared_secret: "plain-s3cret_1.0~".into(),
+            signature_methods: vec![pb::SignatureMethod::Plaintext as i32],
+            ..Default::default()
+        },
+    )
+    .await;
     let consumer = TestConsumer::new(
         "plain",
         Signer::Plaintext("plain-s3cret_1.0~".into()),
@@ -389,22 +339,18 @@ async fn calls_that_assert_a_user_need_the_frontend_credential(app: &TestApp) {
 }
 
 async fn a_callback_outside_the_registered_one_is_refused(app: &TestApp) {
-    let mut admin = app.admin.clone();
-    let secret = admin
-        .register_consumer(with_credential(
-            pb::RegisterConsumerRequest {
-                key: "strict".into(),
-                name: "Strict".into(),
-                callback_url: "https://app.example.com/cb".into(),
-                generate_shared_secret: true,
-                ..Default::default()
-            },
-            ADMIN,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .generated_shared_secret;
+    let secret = register(
+        app,
+        pb::RegisterConsumerRequest {
+            key: "strict".into(),
+            name: "Strict".into(),
+            callback_url: "https://app.example.com/cb".into(),
+            generate_shared_secret: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .generated_shared_secret;
     let consumer = TestConsumer::new("strict", Signer::HmacSha1(secret), app.clock.clone());
     let mut client = app.authority.clone();
     client

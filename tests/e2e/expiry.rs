@@ -3,9 +3,11 @@
 
 use chrono::Duration;
 use latchkey_api::v1 as pb;
-use latchkey_tests::app::{ADMIN, FRONTEND, with_credential};
+use latchkey_tests::app::{ADMIN, with_credential};
 use latchkey_tests::consumer::{Signer, TestConsumer};
-use latchkey_tests::flows::{access_token, decide, hmac_consumer, request_token};
+use latchkey_tests::flows::{
+    access_token, decide, describe, grants, hmac_consumer, register, request_token,
+};
 use latchkey_tests::{TestApp, assert_problem};
 use tonic::Code;
 
@@ -30,15 +32,7 @@ async fn a_request_token_ends_at_ten_minutes_not_a_second_before(app: &TestApp) 
         Code::FailedPrecondition,
         "token_expired",
     );
-    let mut client = app.authority.clone();
-    let described = client
-        .describe_request_token(with_credential(
-            pb::DescribeRequestTokenRequest { token: late },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let described = describe(app, &late).await;
     assert_eq!(described.state(), pb::RequestTokenState::Expired);
 }
 
@@ -61,24 +55,20 @@ async fn an_approved_request_token_cannot_be_exchanged_once_expired(app: &TestAp
 }
 
 async fn an_access_token_ends_at_its_consumers_policy(app: &TestApp) {
-    let mut admin = app.admin.clone();
-    let secret = admin
-        .register_consumer(with_credential(
-            pb::RegisterConsumerRequest {
-                key: "hourly".into(),
-                name: "Hourly".into(),
-                generate_shared_secret: true,
-                token_policy: Some(pb::TokenPolicy {
-                    access_token_ttl_seconds: 3600,
-                }),
-                ..Default::default()
-            },
-            ADMIN,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .generated_shared_secret;
+    let secret = register(
+        app,
+        pb::RegisterConsumerRequest {
+            key: "hourly".into(),
+            name: "Hourly".into(),
+            generate_shared_secret: true,
+            token_policy: Some(pb::TokenPolicy {
+                access_token_ttl_seconds: 3600,
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .generated_shared_secret;
     let hourly = TestConsumer::new("hourly", Signer::HmacSha1(secret), app.clock.clone());
     let weekly = hmac_consumer(app, "weekly").await;
     let (hourly_token, hourly_secret, _) = access_token(app, &hourly, "rob").await;
@@ -116,17 +106,7 @@ async fn an_access_token_ends_at_its_consumers_policy(app: &TestApp) {
         Code::Unauthenticated,
         "token_expired",
     );
-    let grants = client
-        .list_authorizations(with_credential(
-            pb::ListAuthorizationsRequest {
-                user_id: "rob".into(),
-            },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .authorizations;
+    let grants = grants(app, "rob").await;
     assert!(grants.is_empty(), "expired grants are not listed");
 }
 

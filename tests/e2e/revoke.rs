@@ -4,7 +4,7 @@
 use latchkey_api::v1 as pb;
 use latchkey_tests::app::{ADMIN, FRONTEND, SERVICE, service_hash, with_credential};
 use latchkey_tests::consumer::{Extras, RESOURCE_URL};
-use latchkey_tests::flows::{access_token, hmac_consumer};
+use latchkey_tests::flows::{access_token, grants, hmac_consumer};
 use latchkey_tests::{Backend, TestApp, assert_problem};
 use pb::revoke_request::{Actor, Target};
 use tonic::Code;
@@ -150,27 +150,17 @@ async fn a_user_revokes_their_own_grants_and_no_one_elses(app: &TestApp) {
         .await
         .expect("nothing was revoked");
 
-    let grants = Target::UserGrants(pb::UserGrants {
+    let wendys = Target::UserGrants(pb::UserGrants {
         user_id: "wendy".into(),
         consumer_key: "shared".into(),
     });
     let revoked = client
-        .revoke(with_credential(revoke(grants, as_user("wendy")), FRONTEND))
+        .revoke(with_credential(revoke(wendys, as_user("wendy")), FRONTEND))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(revoked.revoked, 2);
-    let left = client
-        .list_authorizations(with_credential(
-            pb::ListAuthorizationsRequest {
-                user_id: "xavier".into(),
-            },
-            FRONTEND,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .authorizations;
+    let left = grants(app, "xavier").await;
     assert_eq!(left.len(), 1, "another user's grant is untouched");
 }
 

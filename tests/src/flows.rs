@@ -107,3 +107,47 @@ pub async fn access_token(
         .into_inner();
     (access.token, access.token_secret, access.token_id)
 }
+
+/// Registers a consumer with the admin credential.
+pub async fn register(
+    app: &TestApp,
+    request: pb::RegisterConsumerRequest,
+) -> pb::RegisterConsumerResponse {
+    let mut admin = app.admin.clone();
+    admin
+        .register_consumer(with_credential(request, ADMIN))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// What the consent screen shows about a request token.
+pub async fn describe(app: &TestApp, token: &str) -> pb::DescribeRequestTokenResponse {
+    let mut client = app.authority.clone();
+    client
+        .describe_request_token(with_credential(
+            pb::DescribeRequestTokenRequest {
+                token: token.into(),
+            },
+            FRONTEND,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// A user's live grants.
+pub async fn grants(app: &TestApp, user: &str) -> Vec<pb::Authorization> {
+    let mut client = app.authority.clone();
+    client
+        .list_authorizations(with_credential(
+            pb::ListAuthorizationsRequest {
+                user_id: user.into(),
+            },
+            FRONTEND,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .authorizations
+}
