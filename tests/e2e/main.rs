@@ -31,6 +31,7 @@ mod admin;
 mod concurrency;
 mod dance;
 mod expiry;
+mod operations;
 mod problems;
 mod revoke;
 

@@ -133,6 +133,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// Starts a server after `adjust` has changed its configuration.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    crate::logs::install();
     let (database, url) = TestDatabase::create(backend).await?;
     let mut config = Config::default();
     config.grpc.listen = "127.0.0.1:0".parse().unwrap();
@@ -191,6 +192,12 @@ impl TestApp {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), server).await;
         }
         self.database.drop_it().await;
+    }
+
+    /// Where this app's data lives (a test that takes its Postgres database away needs
+    /// the name).
+    pub fn database(&self) -> &TestDatabase {
+        &self.database
     }
 
     /// The server clock's reading, in Unix seconds.

@@ -12,6 +12,7 @@
 pub mod app;
 pub mod consumer;
 pub mod flows;
+pub mod logs;
 
 pub use app::{Backend, TestApp, spawn_app};
 pub use consumer::{Extras, TestConsumer};
