@@ -34,6 +34,7 @@ mod expiry;
 mod operations;
 mod problems;
 mod revoke;
+mod storage;
 
 use futures::FutureExt;
 use latchkey_server::config::Config;
