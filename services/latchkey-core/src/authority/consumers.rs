@@ -210,16 +210,8 @@ impl Authority {
         caller.require_any(&[Role::Admin], "UpdateConsumer")?;
         let mut consumer = self.existing_consumer(key).await?;
         self.apply_changes(&mut consumer, changes)?;
-        consumer.updated_at = self.now();
-        let mut audit = self.audit(AuditAction::ConsumerUpdated, "admin");
-        audit.consumer_key = Some(consumer.key.clone());
-        if !self.store.update_consumer(&consumer, &audit).await? {
-            return Err(AuthorityError::not_found(
-                None,
-                format!("no consumer {key}"),
-            ));
-        }
-        Ok(consumer)
+        self.save_consumer(consumer, AuditAction::ConsumerUpdated)
+            .await
     }
 
     /// Enables or disables a consumer.
@@ -232,18 +224,28 @@ impl Authority {
         caller.require_any(&[Role::Admin], "SetConsumerEnabled")?;
         let mut consumer = self.existing_consumer(key).await?;
         consumer.enabled = enabled;
-        consumer.updated_at = self.now();
         let action = if enabled {
             AuditAction::ConsumerEnabled
         } else {
             AuditAction::ConsumerDisabled
         };
+        self.save_consumer(consumer, action).await
+    }
+
+    /// Stamps a changed consumer, stores it with its audit line, and returns it; a
+    /// consumer deleted since it was read is `NotFound`.
+    async fn save_consumer(
+        &self,
+        mut consumer: ConsumerRecord,
+        action: AuditAction,
+    ) -> AuthorityResult<ConsumerRecord> {
+        consumer.updated_at = self.now();
         let mut audit = self.audit(action, "admin");
         audit.consumer_key = Some(consumer.key.clone());
         if !self.store.update_consumer(&consumer, &audit).await? {
             return Err(AuthorityError::not_found(
                 None,
-                format!("no consumer {key}"),
+                format!("no consumer {}", consumer.key),
             ));
         }
         Ok(consumer)
