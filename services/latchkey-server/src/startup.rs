@@ -186,11 +186,6 @@ impl Application {
         self.port
     }
 
-    /// The store, for tests that inspect rows.
-    pub fn store(&self) -> Arc<SeaStore> {
-        self.core.store.clone()
-    }
-
     /// Serves until SIGTERM or Ctrl-C.
     pub async fn run_until_stopped(self) -> Result<(), tonic::transport::Error> {
         self.run_until(crate::shutdown::signal()).await

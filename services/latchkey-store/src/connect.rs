@@ -12,8 +12,8 @@ use latchkey_core::store::StoreError;
 use latchkey_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
@@ -83,12 +83,6 @@ impl SeaStore {
         Ok(SeaStore { db })
     }
 
-    /// Wraps a connection opened elsewhere (it must be configured as [`Self::connect`]
-    /// does).
-    pub fn from_connection(db: DatabaseConnection) -> SeaStore {
-        SeaStore { db }
-    }
-
     /// Runs every pending migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await.map_err(db_err)
@@ -106,11 +100,6 @@ impl SeaStore {
     /// The underlying connection pool.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
-    }
-
-    /// Which database this store talks to.
-    pub fn backend(&self) -> DbBackend {
-        self.db.get_database_backend()
     }
 
     /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the

@@ -126,11 +126,6 @@ impl Authority {
         &self.policy
     }
 
-    /// Whether the store answers (for health checks).
-    pub async fn ping(&self) -> AuthorityResult<()> {
-        Ok(self.store.ping().await?)
-    }
-
     /// Now, to the millisecond: the precision the store keeps, so a record read back
     /// equals the one written.
     fn now(&self) -> DateTime<Utc> {
