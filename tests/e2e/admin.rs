@@ -3,7 +3,7 @@
 use latchkey_api::v1 as pb;
 use latchkey_tests::TestApp;
 use latchkey_tests::app::{ADMIN, FRONTEND, with_credential};
-use latchkey_tests::flows::{access_token, hmac_consumer};
+use latchkey_tests::flows::{access_token, hmac_consumer, set_enabled};
 use tonic::Code;
 
 on_both_backends!(
@@ -260,18 +260,7 @@ async fn bad_consumer_registrations_are_refused_with_the_field_named(app: &TestA
 async fn a_disabled_consumer_is_refused_until_enabled_again(app: &TestApp) {
     let consumer = hmac_consumer(app, "toggled").await;
     let (token, secret, _) = access_token(app, &consumer, "frank").await;
-    let mut admin = app.admin.clone();
-    let disabled = admin
-        .set_consumer_enabled(with_credential(
-            pb::SetConsumerEnabledRequest {
-                key: "toggled".into(),
-                enabled: false,
-            },
-            ADMIN,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let disabled = set_enabled(app, "toggled", false).await;
     assert!(!disabled.enabled);
     let mut client = app.authority.clone();
     latchkey_tests::assert_problem(
@@ -281,16 +270,7 @@ async fn a_disabled_consumer_is_refused_until_enabled_again(app: &TestApp) {
         Code::Unauthenticated,
         "consumer_key_rejected",
     );
-    admin
-        .set_consumer_enabled(with_credential(
-            pb::SetConsumerEnabledRequest {
-                key: "toggled".into(),
-                enabled: true,
-            },
-            ADMIN,
-        ))
-        .await
-        .unwrap();
+    set_enabled(app, "toggled", true).await;
     client
         .validate_access(consumer.resource(&token, &secret))
         .await

@@ -5,7 +5,9 @@ use latchkey_tests::app::{ADMIN, FRONTEND, with_credential};
 use latchkey_tests::consumer::{
     ACCESS_TOKEN_URL, Extras, REQUEST_TOKEN_URL, RESOURCE_URL, Signer, TestConsumer,
 };
-use latchkey_tests::flows::{access_token, decide, hmac_consumer, request_token, rsa_consumer};
+use latchkey_tests::flows::{
+    access_token, decide, hmac_consumer, request_token, rsa_consumer, set_enabled,
+};
 use latchkey_tests::{TestApp, assert_problem};
 use tonic::Code;
 
@@ -187,17 +189,7 @@ async fn every_problem_word_comes_with_its_code(app: &TestApp) {
 
     // consumer_key_rejected: a disabled consumer.
     let disabled = hmac_consumer(app, "disabled").await;
-    let mut admin = app.admin.clone();
-    admin
-        .set_consumer_enabled(with_credential(
-            pb::SetConsumerEnabledRequest {
-                key: "disabled".into(),
-                enabled: false,
-            },
-            ADMIN,
-        ))
-        .await
-        .unwrap();
+    set_enabled(app, "disabled", false).await;
     assert_problem(
         client
             .issue_request_token(disabled.request_token("oob"))

@@ -151,3 +151,19 @@ pub async fn grants(app: &TestApp, user: &str) -> Vec<pb::Authorization> {
         .into_inner()
         .authorizations
 }
+
+/// Enables or disables a consumer with the admin credential.
+pub async fn set_enabled(app: &TestApp, key: &str, enabled: bool) -> pb::Consumer {
+    let mut admin = app.admin.clone();
+    admin
+        .set_consumer_enabled(with_credential(
+            pb::SetConsumerEnabledRequest {
+                key: key.into(),
+                enabled,
+            },
+            ADMIN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
