@@ -17,6 +17,8 @@ mod m20261123_000002_create_request_tokens;
 mod m20261123_000003_create_access_tokens;
 mod m20261123_000004_create_nonces;
 mod m20261123_000005_create_audit_log;
+mod m20261123_000006_track_token_use;
+mod m20261123_000007_create_oauth2;
 
 /// Runs Latchkey's migrations in order.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_access_tokens::Migration),
             Box::new(m20261123_000004_create_nonces::Migration),
             Box::new(m20261123_000005_create_audit_log::Migration),
+            Box::new(m20261123_000006_track_token_use::Migration),
+            Box::new(m20261123_000007_create_oauth2::Migration),
         ]
     }
 }
