@@ -17,6 +17,19 @@ use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 
 const VERSION: u8 = 1;
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    // HMAC takes a key of any length: the error arm is unreachable, and is there only
+    // because the lints forbid `expect`.
+    match <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(message);
+            mac.finalize().into_bytes().into()
+        }
+        Err(_) => [0; 32],
+    }
+}
 const NONCE_LEN: usize = 24;
 
 /// Why a key or a ciphertext was refused.
@@ -34,6 +47,9 @@ pub enum CipherError {
 #[derive(Clone)]
 pub struct SecretCipher {
     aead: XChaCha20Poly1305,
+    /// The root of [`SecretCipher::derive_key`]: HMAC-SHA256 of a fixed label under the
+    /// key, so derived keys never touch the sealing key itself.
+    derivation_root: [u8; 32],
 }
 
 impl fmt::Debug for SecretCipher {
@@ -58,7 +74,15 @@ impl SecretCipher {
     pub fn from_key(key: [u8; 32]) -> Self {
         Self {
             aead: XChaCha20Poly1305::new(&key.into()),
+            derivation_root: hmac_sha256(&key, b"latchkey derived keys v1"),
         }
+    }
+
+    /// A 256-bit key for one `purpose` (say, signing the web pages' form tokens),
+    /// derived from the configured key: every replica that shares the key derives the
+    /// same one, and no two purposes share one.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        hmac_sha256(&self.derivation_root, purpose.as_bytes())
     }
 
     /// A fresh random key, base64-encoded, for `latchkey` to generate a development key.
@@ -127,6 +151,17 @@ pub fn with_opened<T>(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_depend_on_the_key_and_the_purpose_only() {
+        let key = SecretCipher::generate_key();
+        let one = SecretCipher::from_base64(&key).unwrap();
+        let same = SecretCipher::from_base64(&key).unwrap();
+        let other = SecretCipher::from_base64(&SecretCipher::generate_key()).unwrap();
+        assert_eq!(one.derive_key("forms"), same.derive_key("forms"));
+        assert_ne!(one.derive_key("forms"), one.derive_key("cookies"));
+        assert_ne!(one.derive_key("forms"), other.derive_key("forms"));
+    }
 
     #[test]
     fn a_sealed_secret_opens_with_the_same_key_and_context_only() {

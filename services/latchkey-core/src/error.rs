@@ -137,6 +137,32 @@ impl OAuthFailure {
     }
 }
 
+impl OAuthFailure {
+    /// The companion parameters of OAuth Problem Reporting that go beside the problem
+    /// word, by name: `oauth_parameters_absent` (for `parameter_absent`) or
+    /// `oauth_parameters_rejected` (names joined with `&`), `oauth_acceptable_timestamps`
+    /// and `oauth_acceptable_versions`. Both wire layers report exactly these.
+    pub fn companion_parameters(&self) -> Vec<(&'static str, String)> {
+        let advice = &self.advice;
+        let mut companions = Vec::new();
+        if !advice.parameters.is_empty() {
+            let name = if self.problem == Problem::ParameterAbsent {
+                "oauth_parameters_absent"
+            } else {
+                "oauth_parameters_rejected"
+            };
+            companions.push((name, advice.parameters.join("&")));
+        }
+        if let Some(range) = &advice.acceptable_timestamps {
+            companions.push(("oauth_acceptable_timestamps", range.clone()));
+        }
+        if let Some(versions) = &advice.acceptable_versions {
+            companions.push(("oauth_acceptable_versions", versions.clone()));
+        }
+        companions
+    }
+}
+
 /// Every way an authority call can fail. The category decides the wire status; the
 /// problem word, where there is one, travels with it.
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +214,10 @@ pub enum AuthorityError {
         /// What failed.
         detail: String,
     },
+    /// An OAuth 2.0 request failed a protocol check; the word goes to the client as
+    /// RFC 6749 section 5.2 says.
+    #[error("{}: {}", .0.error, .0.detail)]
+    OAuth2(crate::oauth2::OAuth2Failure),
     /// A fault on our side. The detail is logged, never sent to the client.
     #[error("internal: {detail}")]
     Internal {
@@ -244,6 +274,19 @@ impl AuthorityError {
 impl From<OAuthFailure> for AuthorityError {
     fn from(failure: OAuthFailure) -> Self {
         AuthorityError::OAuth(failure)
+    }
+}
+
+impl From<crate::oauth2::OAuth2Failure> for AuthorityError {
+    fn from(failure: crate::oauth2::OAuth2Failure) -> Self {
+        AuthorityError::OAuth2(failure)
+    }
+}
+
+impl AuthorityError {
+    /// An OAuth 2.0 protocol failure.
+    pub fn oauth2(error: crate::oauth2::OAuth2Error, detail: impl Into<String>) -> Self {
+        AuthorityError::OAuth2(crate::oauth2::OAuth2Failure::new(error, detail))
     }
 }
 

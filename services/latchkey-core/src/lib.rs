@@ -1,4 +1,5 @@
-//! Latchkey's domain core: the OAuth 1.0a service-provider rules, tokens, policies
+//! Latchkey's domain core: the OAuth 1.0a service-provider and OAuth 2.0
+//! authorization-code rules, tokens, policies
 //! and the contracts ([`store::Store`], [`clock::Clock`], [`secret::Randomness`]) that
 //! the outer layers fulfil.
 //!
@@ -13,9 +14,11 @@ pub mod consumer;
 pub mod credentials;
 pub mod error;
 pub mod oauth1;
+pub mod oauth2;
 pub mod policy;
 pub mod records;
 pub mod secret;
 pub mod store;
+pub mod sweep;
 
 pub use error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};

@@ -27,6 +27,8 @@ pub struct ConsumerRecord {
     pub signature_methods: Vec<SignatureMethod>,
     /// Lifetime of its new access tokens in seconds; `None` for the server default.
     pub access_token_ttl_seconds: Option<i64>,
+    /// Idle timeout of its access tokens in seconds; `None` for the server setting.
+    pub access_token_idle_seconds: Option<i64>,
     /// A disabled consumer's requests fail with `consumer_key_rejected`.
     pub enabled: bool,
     /// When it was registered.
@@ -144,6 +146,10 @@ pub struct AccessTokenRecord {
     pub expires_at: DateTime<Utc>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it last validated a request (its issue time until then). Recorded on every
+    /// use while an idle timeout applies, else at most hourly (see
+    /// [`crate::policy::COARSE_LAST_USE`]).
+    pub last_used_at: DateTime<Utc>,
 }
 
 /// A used `oauth_nonce`, kept while its timestamp is inside the window.
@@ -155,7 +161,8 @@ pub struct NonceRecord {
     pub nonce: String,
     /// The request's `oauth_timestamp`.
     pub timestamp: i64,
-    /// When the record may be forgotten: the end of the timestamp window.
+    /// When the record may be forgotten: the first instant at which its timestamp is
+    /// outside the window, so a replay is refused by the timestamp check instead.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -168,10 +175,23 @@ pub struct GrantRecord {
     pub consumer_key: String,
     /// The consumer's display name.
     pub consumer_name: String,
-    /// When the token was issued.
-    pub issued_at: DateTime<Utc>,
-    /// When it ends.
-    pub expires_at: DateTime<Utc>,
+    /// The consumer's own idle timeout in seconds, if it has one.
+    pub consumer_idle_seconds: Option<i64>,
+    /// When the token was issued, when it expires, when it was last used. The store
+    /// gives the stored expiry; the authority replaces it with the policy's.
+    pub times: crate::policy::TokenTimes,
+}
+
+/// One live access token of a consumer, as the administration page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerTokenRecord {
+    /// The access token's id.
+    pub token_id: Uuid,
+    /// The user who granted it.
+    pub user_id: String,
+    /// When it was issued, when it expires, when it was last used. The store gives the
+    /// stored expiry; the authority replaces it with the policy's.
+    pub times: crate::policy::TokenTimes,
 }
 
 /// Which access tokens a revocation covers.
@@ -217,6 +237,22 @@ pub enum AuditAction {
     AccessTokenIssued,
     /// Access tokens were revoked.
     AccessTokensRevoked,
+    /// An OAuth 2.0 client was registered.
+    OAuth2ClientRegistered,
+    /// An OAuth 2.0 client's secret was replaced.
+    OAuth2ClientSecretRotated,
+    /// An OAuth 2.0 client was deleted with its grants.
+    OAuth2ClientDeleted,
+    /// A user approved an OAuth 2.0 authorization request; a code was issued.
+    OAuth2CodeIssued,
+    /// A code was redeemed for a new grant's first tokens.
+    OAuth2CodeRedeemed,
+    /// A refresh token was rotated.
+    OAuth2TokensRefreshed,
+    /// A grant was revoked with every token in it.
+    OAuth2GrantRevoked,
+    /// One OAuth 2.0 token was revoked.
+    OAuth2TokenRevoked,
 }
 
 impl AuditAction {
@@ -235,6 +271,14 @@ impl AuditAction {
             AuditAction::RequestTokenKilled => "request_token.killed",
             AuditAction::AccessTokenIssued => "access_token.issued",
             AuditAction::AccessTokensRevoked => "access_token.revoked",
+            AuditAction::OAuth2ClientRegistered => "oauth2_client.registered",
+            AuditAction::OAuth2ClientSecretRotated => "oauth2_client.secret_rotated",
+            AuditAction::OAuth2ClientDeleted => "oauth2_client.deleted",
+            AuditAction::OAuth2CodeIssued => "oauth2_code.issued",
+            AuditAction::OAuth2CodeRedeemed => "oauth2_code.redeemed",
+            AuditAction::OAuth2TokensRefreshed => "oauth2_token.refreshed",
+            AuditAction::OAuth2GrantRevoked => "oauth2_grant.revoked",
+            AuditAction::OAuth2TokenRevoked => "oauth2_token.revoked",
         }
     }
 }
@@ -257,4 +301,23 @@ pub struct AuditEvent {
     pub token_id: Option<Uuid>,
     /// Free text; never a secret.
     pub detail: String,
+}
+
+/// Which ended access tokens a sweep batch removes. Each variant is one index range,
+/// so a batch never scans the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndedAccessTokens {
+    /// `expires_at` at or before the instant.
+    ExpiredBy(DateTime<Utc>),
+    /// Revoked at or before the instant.
+    RevokedBy(DateTime<Utc>),
+    /// Issued at or before the instant (past a lowered maximum lifetime).
+    IssuedBy(DateTime<Utc>),
+    /// One consumer's tokens last used at or before the instant (idle).
+    UnusedBy {
+        /// The consumer.
+        consumer_key: String,
+        /// The instant.
+        at: DateTime<Utc>,
+    },
 }

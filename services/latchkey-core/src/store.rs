@@ -8,12 +8,13 @@
 //! of replicas cannot both win.
 
 use crate::records::{
-    AccessTokenRecord, AuditEvent, ConsumerRecord, GrantRecord, NonceRecord, RequestTokenDecision,
-    RequestTokenRecord, RevocationSelector,
+    AccessTokenRecord, AuditEvent, ConsumerRecord, ConsumerTokenRecord, EndedAccessTokens,
+    GrantRecord, NonceRecord, RequestTokenDecision, RequestTokenRecord, RevocationSelector,
 };
 use crate::secret::TokenHash;
+use crate::sweep::SweepJob;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 /// Why a store call failed.
@@ -30,9 +31,10 @@ pub enum StoreError {
     Internal(String),
 }
 
-/// Everything the authority keeps.
+/// Everything the authority keeps. The OAuth 2.0 half is
+/// [`crate::oauth2::store::OAuth2Store`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: crate::oauth2::store::OAuth2Store + Send + Sync + 'static {
     /// Answers when the database is reachable.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -55,13 +57,16 @@ pub trait Store: Send + Sync + 'static {
         limit: u64,
     ) -> Result<Vec<ConsumerRecord>, StoreError>;
 
-    /// Replaces every field of the consumer with `consumer.key`; `false` when there is
-    /// no such consumer.
+    /// Replaces every field of the consumer with `consumer.key`; `None` when there is
+    /// no such consumer. With `shorten_issued_to`, in the same transaction, every
+    /// unrevoked access token of the consumer that would outlive
+    /// `created_at + shorten_issued_to` is cut to that; returns how many were cut.
     async fn update_consumer(
         &self,
         consumer: &ConsumerRecord,
+        shorten_issued_to: Option<Duration>,
         audit: &AuditEvent,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<u64>, StoreError>;
 
     /// Deletes a consumer with its request tokens, access tokens and nonces. `None`
     /// when there is no such consumer, else how many access tokens went with it.
@@ -73,9 +78,11 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- nonces ----
 
-    /// Records a nonce; `false` when this consumer already used it (the replay case).
-    /// Atomic across replicas: a unique key on (consumer, nonce) decides.
-    async fn use_nonce(&self, nonce: &NonceRecord) -> Result<bool, StoreError>;
+    /// Records a nonce; `false` when this consumer already used it and that record has
+    /// not expired at `now` (the replay case). An expired record is replaced, so
+    /// replay protection never depends on the sweeper. Atomic across replicas: a
+    /// unique key on (consumer, nonce) decides.
+    async fn use_nonce(&self, nonce: &NonceRecord, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
     // ---- request tokens ----
 
@@ -144,6 +151,9 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> Result<u64, StoreError>;
 
+    /// Records a use of the access token at `at`, unless a later one is recorded.
+    async fn record_access_token_use(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// A user's access tokens that are neither revoked nor expired at `now`, newest
     /// first, with their consumers' names.
     async fn list_live_grants(
@@ -151,4 +161,52 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<GrantRecord>, StoreError>;
+
+    /// Up to `limit` of a consumer's access tokens that are neither revoked nor expired
+    /// at `now`, newest first.
+    async fn list_live_consumer_tokens(
+        &self,
+        consumer_key: &str,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<ConsumerTokenRecord>, StoreError>;
+
+    // ---- sweeping ----
+
+    /// Takes the cross-replica lock for one sweep job without waiting: `None` when
+    /// another process holds it. The lock ends when the lease is released or dropped,
+    /// or when the process dies.
+    async fn try_lock_sweep(
+        &self,
+        job: SweepJob,
+    ) -> Result<Option<Box<dyn SweepLease>>, StoreError>;
+
+    /// Deletes up to `limit` nonce records with `expires_at <= now`; returns how many.
+    async fn delete_expired_nonces(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes up to `limit` request tokens, whatever their state, with
+    /// `expires_at <= by`; returns how many.
+    async fn delete_request_tokens_expired_by(
+        &self,
+        by: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes up to `limit` of the selected access tokens; returns how many.
+    async fn delete_ended_access_tokens(
+        &self,
+        which: &EndedAccessTokens,
+        limit: u64,
+    ) -> Result<u64, StoreError>;
+}
+
+/// A held sweep lock.
+#[async_trait]
+pub trait SweepLease: Send {
+    /// Gives the lock back.
+    async fn release(self: Box<Self>) -> Result<(), StoreError>;
 }

@@ -7,7 +7,10 @@ use super::{Authority, Caller, validate_user_id};
 use crate::credentials::Role;
 use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
 use crate::oauth1::HttpRequest;
-use crate::records::{AccessTokenRecord, AuditAction, GrantRecord, RevocationSelector};
+use crate::policy::AccessTokenEnd;
+use crate::records::{
+    AccessTokenRecord, AuditAction, ConsumerTokenRecord, GrantRecord, RevocationSelector,
+};
 use crate::secret::TokenHash;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -82,11 +85,20 @@ impl Authority {
         }
         let request = self.begin_signed(http).await?;
         let token = self.live_access_token_of(&request).await?;
+        let idle_setting = request.consumer.access_token_idle_seconds;
+        if self
+            .policy
+            .should_record_use(token.times(), idle_setting, request.now)
+        {
+            self.store
+                .record_access_token_use(token.id, request.now)
+                .await?;
+        }
         let principal = Principal {
+            expires_at: self.policy.access_token_expiry(token.times()),
             user_id: token.user_id,
             consumer_key: token.consumer_key,
             token_id: token.id,
-            expires_at: token.expires_at,
         };
         Ok(principal)
     }
@@ -123,11 +135,24 @@ impl Authority {
                 "the access token was revoked",
             ));
         }
-        if request.now >= token.expires_at {
-            return Err(AuthorityError::oauth(
-                Problem::TokenExpired,
-                "the access token has expired",
-            ));
+        let idle_setting = request.consumer.access_token_idle_seconds;
+        match self
+            .policy
+            .access_token_end(token.times(), idle_setting, request.now)
+        {
+            Some(AccessTokenEnd::Expired) => {
+                return Err(AuthorityError::oauth(
+                    Problem::TokenExpired,
+                    "the access token has expired",
+                ));
+            }
+            Some(AccessTokenEnd::Idle) => {
+                return Err(AuthorityError::oauth(
+                    Problem::TokenExpired,
+                    "the access token went unused for longer than its idle timeout",
+                ));
+            }
+            None => {}
         }
         self.finish_signed(
             request,
@@ -259,6 +284,47 @@ impl Authority {
     ) -> AuthorityResult<Vec<GrantRecord>> {
         caller.require_any(&[Role::Frontend, Role::Admin], "ListAuthorizations")?;
         validate_user_id(user_id)?;
-        Ok(self.store.list_live_grants(user_id, self.now()).await?)
+        let now = self.now();
+        let mut grants = self.store.list_live_grants(user_id, now).await?;
+        grants.retain(|grant| {
+            self.policy
+                .access_token_end(grant.times, grant.consumer_idle_seconds, now)
+                .is_none()
+        });
+        for grant in &mut grants {
+            grant.times.expires_at = self.policy.access_token_expiry(grant.times);
+        }
+        Ok(grants)
+    }
+
+    /// A consumer's live access tokens, newest first, at most [`CONSUMER_TOKENS_SHOWN`]
+    /// of them. Admin credential. "Live" is the policy's word, as for a user's grants:
+    /// a token past its idle timeout or the maximum lifetime is not listed.
+    pub async fn list_consumer_tokens(
+        &self,
+        caller: &Caller,
+        consumer_key: &str,
+    ) -> AuthorityResult<Vec<ConsumerTokenRecord>> {
+        caller.require_any(&[Role::Admin], "ListConsumerTokens")?;
+        let consumer = self.existing_consumer(consumer_key).await?;
+        let now = self.now();
+        let mut tokens = self
+            .store
+            .list_live_consumer_tokens(consumer_key, now, CONSUMER_TOKENS_SHOWN)
+            .await?;
+        let idle_setting = consumer.access_token_idle_seconds;
+        tokens.retain(|token| {
+            self.policy
+                .access_token_end(token.times, idle_setting, now)
+                .is_none()
+        });
+        for token in &mut tokens {
+            token.times.expires_at = self.policy.access_token_expiry(token.times);
+        }
+        Ok(tokens)
     }
 }
+
+/// The most tokens [`Authority::list_consumer_tokens`] returns: a page for a person to
+/// read, not an export. Revoking all of a consumer's tokens needs no list.
+pub const CONSUMER_TOKENS_SHOWN: u64 = 500;

@@ -44,6 +44,8 @@ pub struct ConsumerDraft {
     pub signature_methods: Vec<SignatureMethod>,
     /// Access-token lifetime in seconds; `None` or 0 for the server default.
     pub access_token_ttl_seconds: Option<u64>,
+    /// Access-token idle timeout in seconds; `None` or 0 for the server setting.
+    pub access_token_idle_seconds: Option<u64>,
 }
 
 /// Changes to a consumer; `None` leaves a field as it is.
@@ -62,8 +64,16 @@ pub struct ConsumerChanges {
     /// New allowed methods.
     pub signature_methods: Option<Vec<SignatureMethod>>,
     /// New access-token lifetime; `Some(0)` for the server default. Applies to tokens
-    /// issued from now on; tokens already issued keep the expiry they were given.
+    /// issued from now on; tokens already issued keep the expiry they were given
+    /// unless `apply_to_issued_tokens` is set.
     pub access_token_ttl_seconds: Option<u64>,
+    /// New idle timeout; `Some(0)` for the server setting. Idle timeouts are checked
+    /// at each use, so this applies to tokens already issued at once.
+    pub access_token_idle_seconds: Option<u64>,
+    /// Also cut every issued, unrevoked token that would outlive the consumer's
+    /// lifetime (as it stands after this change) counted from its issue. Tokens are
+    /// never lengthened.
+    pub apply_to_issued_tokens: bool,
 }
 
 /// A registered consumer, with its generated secret if one was made.
@@ -118,6 +128,7 @@ impl Authority {
             shared_secret: None,
             signature_methods: Vec::new(),
             access_token_ttl_seconds: None,
+            access_token_idle_seconds: None,
             enabled: true,
             created_at: now,
             updated_at: now,
@@ -130,6 +141,8 @@ impl Authority {
             shared_secret,
             signature_methods: Some(draft.signature_methods),
             access_token_ttl_seconds: draft.access_token_ttl_seconds,
+            access_token_idle_seconds: draft.access_token_idle_seconds,
+            apply_to_issued_tokens: false,
         };
         self.apply_changes(&mut consumer, changes)?;
         let mut audit = self.audit(AuditAction::ConsumerRegistered, "admin");
@@ -209,8 +222,10 @@ impl Authority {
     ) -> AuthorityResult<ConsumerRecord> {
         caller.require_any(&[Role::Admin], "UpdateConsumer")?;
         let mut consumer = self.existing_consumer(key).await?;
+        let apply_to_issued = changes.apply_to_issued_tokens;
         self.apply_changes(&mut consumer, changes)?;
-        self.save_consumer(consumer, AuditAction::ConsumerUpdated)
+        let shorten_to = apply_to_issued.then(|| self.policy.access_token_ttl_for(&consumer));
+        self.save_consumer(consumer, AuditAction::ConsumerUpdated, shorten_to)
             .await
     }
 
@@ -229,24 +244,40 @@ impl Authority {
         } else {
             AuditAction::ConsumerDisabled
         };
-        self.save_consumer(consumer, action).await
+        self.save_consumer(consumer, action, None).await
     }
 
-    /// Stamps a changed consumer, stores it with its audit line, and returns it; a
-    /// consumer deleted since it was read is `NotFound`.
+    /// Stamps a changed consumer, stores it with its audit line (cutting issued tokens
+    /// to `shorten_issued_to` when given), and returns it; a consumer deleted since it
+    /// was read is `NotFound`.
     async fn save_consumer(
         &self,
         mut consumer: ConsumerRecord,
         action: AuditAction,
+        shorten_issued_to: Option<chrono::Duration>,
     ) -> AuthorityResult<ConsumerRecord> {
         consumer.updated_at = self.now();
         let mut audit = self.audit(action, "admin");
         audit.consumer_key = Some(consumer.key.clone());
-        if !self.store.update_consumer(&consumer, &audit).await? {
-            return Err(AuthorityError::not_found(
-                None,
-                format!("no consumer {}", consumer.key),
-            ));
+        if let Some(ttl) = shorten_issued_to {
+            audit.detail = format!(
+                "token policy applied to issued tokens: none may outlive {} s from issue",
+                ttl.num_seconds()
+            );
+        }
+        let shortened = self
+            .store
+            .update_consumer(&consumer, shorten_issued_to, &audit)
+            .await?
+            .ok_or_else(|| {
+                AuthorityError::not_found(None, format!("no consumer {}", consumer.key))
+            })?;
+        if shortened > 0 {
+            tracing::info!(
+                consumer = %consumer.key,
+                shortened,
+                "consumer token policy applied to issued access tokens"
+            );
         }
         Ok(consumer)
     }
@@ -367,23 +398,32 @@ impl Authority {
             }
         }
         if let Some(ttl) = changes.access_token_ttl_seconds {
-            consumer.access_token_ttl_seconds = if ttl == 0 {
-                None
-            } else {
-                let max = self.policy.max_access_token_ttl.num_seconds();
-                let ttl = i64::try_from(ttl)
-                    .ok()
-                    .filter(|t| *t <= max)
-                    .ok_or_else(|| {
-                        AuthorityError::invalid(
-                            "token_policy",
-                            format!("the access-token lifetime may not exceed {max} seconds"),
-                        )
-                    })?;
-                Some(ttl)
-            };
+            consumer.access_token_ttl_seconds =
+                self.policy_seconds(ttl, "the access-token lifetime")?;
+        }
+        if let Some(idle) = changes.access_token_idle_seconds {
+            consumer.access_token_idle_seconds = self.policy_seconds(idle, "the idle timeout")?;
         }
         Ok(())
+    }
+
+    /// A token-policy duration as stored: 0 means the server's setting (`None`); any
+    /// other value may not exceed the maximum access-token lifetime.
+    fn policy_seconds(&self, seconds: u64, what: &str) -> AuthorityResult<Option<i64>> {
+        if seconds == 0 {
+            return Ok(None);
+        }
+        let max = self.policy.max_access_token_ttl.num_seconds();
+        i64::try_from(seconds)
+            .ok()
+            .filter(|s| *s <= max)
+            .map(Some)
+            .ok_or_else(|| {
+                AuthorityError::invalid(
+                    "token_policy",
+                    format!("{what} may not exceed {max} seconds"),
+                )
+            })
     }
 
     fn seal_consumer_secret(&self, key: &str, secret: &str) -> AuthorityResult<EncryptedSecret> {

@@ -99,6 +99,8 @@ pub struct IssuedAccessToken {
     pub token_id: Uuid,
     /// When it ends.
     pub expires_at: DateTime<Utc>,
+    /// How long it lives from issue (Jira reports it as `oauth_expires_in`).
+    pub lifetime: chrono::Duration,
 }
 
 /// The sealing context of a request token's secret.
@@ -408,12 +410,7 @@ impl Authority {
             .user_id
             .clone()
             .ok_or_else(|| Self::internal("approved request token without a user"))?;
-        let ttl = request
-            .consumer
-            .access_token_ttl_seconds
-            .map(chrono::Duration::seconds)
-            .unwrap_or(self.policy.default_access_token_ttl)
-            .min(self.policy.max_access_token_ttl);
+        let ttl = self.policy.access_token_ttl_for(&request.consumer);
         let id = Uuid::new_v4();
         let token = new_token_value(self.randomness.as_ref());
         let secret = new_token_value(self.randomness.as_ref());
@@ -430,6 +427,7 @@ impl Authority {
             created_at: now,
             expires_at: now + ttl,
             revoked_at: None,
+            last_used_at: now,
         };
         let mut audit = self.audit(
             AuditAction::AccessTokenIssued,
@@ -453,6 +451,7 @@ impl Authority {
             token_secret: secret.into(),
             token_id: id,
             expires_at: access.expires_at,
+            lifetime: ttl,
         })
     }
 

@@ -8,10 +8,16 @@
 //! - [`dance`]: the three legs: request token, user decision, exchange.
 //! - [`access`]: validation of resource requests, revocation, a user's grants.
 //! - [`consumers`]: consumer administration.
+//! - [`oauth2_clients`], [`oauth2_grant`], [`oauth2_tokens`]: OAuth 2.0 client
+//!   administration, the authorization-code grant, and what follows it (refresh,
+//!   bearer validation, revocation, introspection, a user's grants).
 
 pub mod access;
 pub mod consumers;
 pub mod dance;
+pub mod oauth2_clients;
+pub mod oauth2_grant;
+pub mod oauth2_tokens;
 pub mod verify;
 
 use crate::cipher::SecretCipher;
@@ -25,6 +31,7 @@ use crate::store::Store;
 use chrono::{DateTime, SubsecRound, Utc};
 use rsa::RsaPublicKey;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Who is calling, as the wire layer established it from the presented credential.
@@ -60,9 +67,12 @@ impl Caller {
 
 /// Parsed RSA keys by consumer key, so no request pays for parsing PEM. An entry is
 /// keyed by the PEM it came from too, so an updated key is never served stale.
+/// It counts its hits and misses in plain atomics, for the server's metrics.
 #[derive(Debug, Default)]
 struct KeyCache {
     keys: RwLock<HashMap<String, (String, Arc<RsaPublicKey>)>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 const KEY_CACHE_LIMIT: usize = 4096;
@@ -70,9 +80,17 @@ const KEY_CACHE_LIMIT: usize = 4096;
 impl KeyCache {
     fn get(&self, consumer_key: &str, pem: &str) -> Option<Arc<RsaPublicKey>> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        keys.get(consumer_key)
+        let found = keys
+            .get(consumer_key)
             .filter(|(cached_pem, _)| cached_pem == pem)
-            .map(|(_, k)| k.clone())
+            .map(|(_, k)| k.clone());
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     fn put(&self, consumer_key: &str, pem: &str, key: Arc<RsaPublicKey>) {
@@ -82,6 +100,15 @@ impl KeyCache {
         }
         keys.insert(consumer_key.to_owned(), (pem.to_owned(), key));
     }
+}
+
+/// Lookups in the parsed-key cache since start-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyCacheCounts {
+    /// Found parsed.
+    pub hits: u64,
+    /// Parsed from PEM.
+    pub misses: u64,
 }
 
 /// The token authority.
@@ -121,9 +148,24 @@ impl Authority {
         }
     }
 
+    /// A key for one `purpose` of a wire layer, derived from the encryption key, so
+    /// that every replica derives the same one (see [`SecretCipher::derive_key`]).
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        self.cipher.derive_key(purpose)
+    }
+
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// How often a consumer's parsed RSA key was found in the cache, and how often it
+    /// had to be parsed, since start-up.
+    pub fn key_cache_counts(&self) -> KeyCacheCounts {
+        KeyCacheCounts {
+            hits: self.keys.hits.load(Ordering::Relaxed),
+            misses: self.keys.misses.load(Ordering::Relaxed),
+        }
     }
 
     /// Now, to the millisecond: the precision the store keeps, so a record read back

@@ -236,10 +236,11 @@ impl Authority {
                 ["oauth_timestamp"],
             )
         })?;
-        // A replay is refused by the timestamp check once `timestamp + window` has
-        // passed, so the nonce need not be kept longer.
+        // The timestamp check compares whole seconds, so it accepts this timestamp
+        // until `timestamp + window + 1 s`; from then on it refuses a replay, and the
+        // nonce need not be kept longer.
         let expires_at = DateTime::<Utc>::from_timestamp(timestamp, 0)
-            .map(|t| t + self.policy.timestamp_window)
+            .map(|t| t + self.policy.timestamp_window + chrono::Duration::seconds(1))
             .ok_or_else(|| {
                 AuthorityError::oauth(Problem::TimestampRefused, "oauth_timestamp out of range")
             })?;
@@ -249,7 +250,7 @@ impl Authority {
             timestamp,
             expires_at,
         };
-        if self.store.use_nonce(&record).await? {
+        if self.store.use_nonce(&record, request.now).await? {
             Ok(())
         } else {
             Err(AuthorityError::oauth(

@@ -1,0 +1,390 @@
+//! The sweeper: removes rows that can no longer be used, so that the tables stay the
+//! size of the live data. Validation never depends on it (expiry is read from each row
+//! on every call); it exists for disk, index and cache sizes. In other token servers,
+//! abandoned flows (request tokens nobody approved) are most of the rows and grew
+//! tables to hundreds of gigabytes, so those go too.
+//!
+//! Three jobs, each run on its own schedule by the server:
+//! - [`SweepJob::Nonces`]: used nonces once their timestamp is outside the window
+//!   (no retention: they are not history);
+//! - [`SweepJob::RequestTokens`]: request tokens in any state (pending, approved,
+//!   denied, exchanged, dead) once expired for the request-token retention;
+//!   OAuth 2.0 authorization codes go with them, on the same retention;
+//! - [`SweepJob::AccessTokens`]: access tokens once ended (expired, past the maximum
+//!   lifetime, idle, or revoked) for the access-token retention. Until then, a
+//!   validation still says *why* a token is refused (`token_expired`,
+//!   `token_revoked`) instead of not knowing it. The audit log keeps the history.
+//!   OAuth 2.0 tokens and grants go with them, once expired or revoked as long ago.
+//!
+//! Deletes go in bounded batches, each its own short transaction selecting ids by an
+//! indexed column, so that sweeping millions of rows never holds locks that would stall
+//! `ValidateAccess` or `ExchangeToken`. With many replicas on one database, a job takes
+//! a cross-replica lock first ([`Store::try_lock_sweep`]); a replica that finds it
+//! taken skips that run. Within one process, a run that is still going when the next
+//! tick comes makes that tick skip. [`Sweeper::stop`] ends runs between batches.
+
+use crate::clock::Clock;
+use crate::policy::Policy;
+use crate::records::EndedAccessTokens;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// One kind of sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SweepJob {
+    /// Used nonces.
+    Nonces,
+    /// Request tokens.
+    RequestTokens,
+    /// Access tokens.
+    AccessTokens,
+}
+
+impl SweepJob {
+    /// Every job.
+    pub const ALL: [SweepJob; 3] = [
+        SweepJob::Nonces,
+        SweepJob::RequestTokens,
+        SweepJob::AccessTokens,
+    ];
+
+    /// The job's name in logs and configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            SweepJob::Nonces => "nonces",
+            SweepJob::RequestTokens => "request_tokens",
+            SweepJob::AccessTokens => "access_tokens",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            SweepJob::Nonces => 0,
+            SweepJob::RequestTokens => 1,
+            SweepJob::AccessTokens => 2,
+        }
+    }
+}
+
+/// How the sweeper works.
+#[derive(Debug, Clone)]
+pub struct SweepSettings {
+    /// Rows per delete batch.
+    pub batch_size: u64,
+    /// How long expired request tokens are kept.
+    pub request_token_retention: Duration,
+    /// How long ended or revoked access tokens are kept.
+    pub access_token_retention: Duration,
+}
+
+impl Default for SweepSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 1000,
+            request_token_retention: Duration::hours(1),
+            access_token_retention: Duration::days(7),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepOutcome {
+    /// Everything due was removed.
+    Completed,
+    /// [`Sweeper::stop`] was called; the run ended after its current batch.
+    Stopped,
+    /// Another replica holds this job's lock; nothing was done.
+    HeldElsewhere,
+    /// This process is still running the job from an earlier tick; nothing was done.
+    AlreadyRunning,
+}
+
+/// What one run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// The job.
+    pub job: SweepJob,
+    /// How it ended.
+    pub outcome: SweepOutcome,
+    /// Rows deleted.
+    pub removed: u64,
+    /// Delete statements run.
+    pub batches: u64,
+    /// How long the run took.
+    pub elapsed: std::time::Duration,
+}
+
+/// Running totals since start-up, per job, for metrics.
+#[derive(Debug, Default)]
+pub struct SweepTotals {
+    removed: [AtomicU64; 3],
+    runs: [AtomicU64; 3],
+    failures: [AtomicU64; 3],
+}
+
+impl SweepTotals {
+    /// Rows the job has deleted.
+    pub fn removed(&self, job: SweepJob) -> u64 {
+        self.removed[job.index()].load(Ordering::Relaxed)
+    }
+
+    /// Runs of the job that did their work (completed or stopped).
+    pub fn runs(&self, job: SweepJob) -> u64 {
+        self.runs[job.index()].load(Ordering::Relaxed)
+    }
+
+    /// Runs of the job that failed.
+    pub fn failures(&self, job: SweepJob) -> u64 {
+        self.failures[job.index()].load(Ordering::Relaxed)
+    }
+}
+
+/// Removes what can no longer be used; see the module documentation.
+pub struct Sweeper {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+    settings: SweepSettings,
+    running: [AtomicBool; 3],
+    stopping: AtomicBool,
+    totals: SweepTotals,
+}
+
+impl std::fmt::Debug for Sweeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sweeper")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Clears a job's running flag however the run ends.
+struct RunningFlag<'a>(&'a AtomicBool);
+
+impl Drop for RunningFlag<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// Counts as a run goes, so that a failure half-way still reports what it removed.
+struct Tally {
+    removed: u64,
+    batches: u64,
+}
+
+impl Sweeper {
+    /// A sweeper over `store` that applies `policy`, the same policy the authority
+    /// validates with.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        settings: SweepSettings,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            policy,
+            settings,
+            running: Default::default(),
+            stopping: AtomicBool::new(false),
+            totals: SweepTotals::default(),
+        }
+    }
+
+    /// Totals since start-up.
+    pub fn totals(&self) -> &SweepTotals {
+        &self.totals
+    }
+
+    /// Makes running and future runs end after their current batch.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Runs one job to completion (or until stopped). A failure leaves what was
+    /// already deleted deleted; the next run carries on.
+    pub async fn run(&self, job: SweepJob) -> Result<SweepReport, StoreError> {
+        let started = Instant::now();
+        let report = |outcome, tally: &Tally| SweepReport {
+            job,
+            outcome,
+            removed: tally.removed,
+            batches: tally.batches,
+            elapsed: started.elapsed(),
+        };
+        let mut tally = Tally {
+            removed: 0,
+            batches: 0,
+        };
+        if self.stopping() {
+            return Ok(report(SweepOutcome::Stopped, &tally));
+        }
+        let flag = &self.running[job.index()];
+        if flag.swap(true, Ordering::AcqRel) {
+            return Ok(report(SweepOutcome::AlreadyRunning, &tally));
+        }
+        let _running = RunningFlag(flag);
+        let lease = match self.store.try_lock_sweep(job).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => return Ok(report(SweepOutcome::HeldElsewhere, &tally)),
+            Err(e) => {
+                self.totals.failures[job.index()].fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        let swept = self.sweep(job, &mut tally).await;
+        if let Err(e) = lease.release().await {
+            // The lease closes its connection when it cannot unlock, which ends the lock.
+            tracing::warn!(job = job.name(), error = %e, "could not release the sweep lock");
+        }
+        self.totals.removed[job.index()].fetch_add(tally.removed, Ordering::Relaxed);
+        match swept {
+            Ok(outcome) => {
+                self.totals.runs[job.index()].fetch_add(1, Ordering::Relaxed);
+                Ok(report(outcome, &tally))
+            }
+            Err(e) => {
+                self.totals.failures[job.index()].fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    async fn sweep(&self, job: SweepJob, tally: &mut Tally) -> Result<SweepOutcome, StoreError> {
+        // One instant for the whole run, to the millisecond the store keeps.
+        let now = self.clock.now().trunc_subsecs(3);
+        let limit = self.settings.batch_size.max(1);
+        match job {
+            SweepJob::Nonces => {
+                self.drain(tally, || self.store.delete_expired_nonces(now, limit))
+                    .await
+            }
+            SweepJob::RequestTokens => {
+                let by = now - self.settings.request_token_retention;
+                let outcome = self
+                    .drain(tally, || {
+                        self.store.delete_request_tokens_expired_by(by, limit)
+                    })
+                    .await?;
+                if outcome == SweepOutcome::Stopped {
+                    return Ok(outcome);
+                }
+                // OAuth 2.0 codes are the same kind of row: abandoned or finished flows.
+                self.drain(tally, || {
+                    self.store.delete_authorization_codes_expired_by(by, limit)
+                })
+                .await
+            }
+            SweepJob::AccessTokens => {
+                let outcome = self.sweep_access_tokens(now, limit, tally).await?;
+                if outcome == SweepOutcome::Stopped {
+                    return Ok(outcome);
+                }
+                self.sweep_oauth2_tokens(now, limit, tally).await
+            }
+        }
+    }
+
+    async fn sweep_access_tokens(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+        tally: &mut Tally,
+    ) -> Result<SweepOutcome, StoreError> {
+        let by = now - self.settings.access_token_retention;
+        let mut selections = vec![
+            EndedAccessTokens::ExpiredBy(by),
+            EndedAccessTokens::RevokedBy(by),
+            EndedAccessTokens::IssuedBy(by - self.policy.max_access_token_ttl),
+        ];
+        // Idle timeouts are per consumer; there are few consumers and many tokens.
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list_consumers(after.as_deref(), CONSUMER_PAGE)
+                .await?;
+            for consumer in &page {
+                if let Some(idle) = self.policy.idle_timeout(consumer.access_token_idle_seconds) {
+                    selections.push(EndedAccessTokens::UnusedBy {
+                        consumer_key: consumer.key.clone(),
+                        at: by - idle,
+                    });
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() as u64 == CONSUMER_PAGE => after = Some(last.key.clone()),
+                _ => break,
+            }
+        }
+        for which in &selections {
+            let outcome = self
+                .drain(tally, || {
+                    self.store.delete_ended_access_tokens(which, limit)
+                })
+                .await?;
+            if outcome == SweepOutcome::Stopped {
+                return Ok(outcome);
+            }
+        }
+        Ok(SweepOutcome::Completed)
+    }
+
+    /// OAuth 2.0 tokens once expired or revoked for the access-token retention, then
+    /// grants past their absolute end or revoked as long ago. Validating an access
+    /// token never reads its grant, so a token that outlives its grant by up to one
+    /// access-token lifetime still answers correctly.
+    async fn sweep_oauth2_tokens(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+        tally: &mut Tally,
+    ) -> Result<SweepOutcome, StoreError> {
+        let by = now - self.settings.access_token_retention;
+        let outcome = self
+            .drain(tally, || self.store.delete_ended_oauth2_tokens(by, limit))
+            .await?;
+        if outcome == SweepOutcome::Stopped {
+            return Ok(outcome);
+        }
+        self.drain(tally, || self.store.delete_ended_oauth2_grants(by, limit))
+            .await
+    }
+
+    /// Runs `batch` until it deletes fewer rows than a full batch, or until stopped.
+    async fn drain<F, Fut>(
+        &self,
+        tally: &mut Tally,
+        mut batch: F,
+    ) -> Result<SweepOutcome, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<u64, StoreError>>,
+    {
+        let limit = self.settings.batch_size.max(1);
+        loop {
+            let removed = batch().await?;
+            tally.removed += removed;
+            tally.batches += 1;
+            if removed < limit {
+                return Ok(SweepOutcome::Completed);
+            }
+            if self.stopping() {
+                return Ok(SweepOutcome::Stopped);
+            }
+        }
+    }
+}
+
+/// Consumers read per page when looking for idle timeouts.
+const CONSUMER_PAGE: u64 = 500;
