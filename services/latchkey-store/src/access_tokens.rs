@@ -1,20 +1,28 @@
-//! Access tokens: lookup, revocation and the list of a user's live grants.
+//! Access tokens: lookup, use, revocation, the list of a user's live grants, policy
+//! changes applied to issued tokens, and the sweeper's batched deletes.
 //!
 //! "Live" is computed, never stored: not revoked and `expires_at > now`, with `now`
-//! passed in by the caller so tests need no sleeping.
+//! passed in by the caller so tests need no sleeping. The core narrows that further by
+//! policy (maximum lifetime, idle timeout).
 
 use crate::audit;
+use crate::batch::delete_batch;
 use crate::connect::SeaStore;
 use crate::convert::{self, millis};
 use crate::entities::{access_tokens, consumers};
 use crate::error::db_err;
 use chrono::{DateTime, Utc};
-use latchkey_core::records::{AccessTokenRecord, AuditEvent, GrantRecord, RevocationSelector};
+use latchkey_core::policy::TokenTimes;
+use latchkey_core::records::EndedAccessTokens;
+use latchkey_core::records::{
+    AccessTokenRecord, AuditEvent, ConsumerTokenRecord, GrantRecord, RevocationSelector,
+};
 use latchkey_core::secret::TokenHash;
 use latchkey_core::store::StoreError;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -91,8 +99,10 @@ struct GrantRow {
     id: Uuid,
     consumer_key: String,
     consumer_name: String,
+    consumer_idle_seconds: Option<i64>,
     created_at: i64,
     expires_at: i64,
+    last_used_at: Option<i64>,
 }
 
 pub(crate) async fn list_live_grants(
@@ -105,8 +115,13 @@ pub(crate) async fn list_live_grants(
         .column(Column::Id)
         .column(Column::ConsumerKey)
         .column_as(consumers::Column::Name, "consumer_name")
+        .column_as(
+            consumers::Column::AccessTokenIdleSeconds,
+            "consumer_idle_seconds",
+        )
         .column(Column::CreatedAt)
         .column(Column::ExpiresAt)
+        .column(Column::LastUsedAt)
         .inner_join(consumers::Entity)
         .filter(Column::UserId.eq(user_id))
         .filter(Column::RevokedAt.is_null())
@@ -121,11 +136,131 @@ pub(crate) async fn list_live_grants(
         .map(|row| {
             Ok(GrantRecord {
                 token_id: row.id,
-                issued_at: convert::instant("access_tokens.created_at", row.created_at)?,
-                expires_at: convert::instant("access_tokens.expires_at", row.expires_at)?,
+                times: TokenTimes {
+                    created_at: convert::instant("access_tokens.created_at", row.created_at)?,
+                    expires_at: convert::instant("access_tokens.expires_at", row.expires_at)?,
+                    last_used_at: convert::instant(
+                        "access_tokens.last_used_at",
+                        row.last_used_at.unwrap_or(row.created_at),
+                    )?,
+                },
                 consumer_key: row.consumer_key,
                 consumer_name: row.consumer_name,
+                consumer_idle_seconds: row.consumer_idle_seconds,
             })
         })
         .collect()
+}
+
+/// One row of a consumer's tokens query.
+#[derive(Debug, FromQueryResult)]
+struct ConsumerTokenRow {
+    id: Uuid,
+    user_id: String,
+    created_at: i64,
+    expires_at: i64,
+    last_used_at: Option<i64>,
+}
+
+pub(crate) async fn list_live_consumer_tokens(
+    store: &SeaStore,
+    consumer_key: &str,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<ConsumerTokenRecord>, StoreError> {
+    let rows = access_tokens::Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::UserId)
+        .column(Column::CreatedAt)
+        .column(Column::ExpiresAt)
+        .column(Column::LastUsedAt)
+        .filter(Column::ConsumerKey.eq(consumer_key))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.gt(millis(now)))
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .into_model::<ConsumerTokenRow>()
+        .all(store.connection())
+        .await
+        .map_err(db_err)?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ConsumerTokenRecord {
+                token_id: row.id,
+                user_id: row.user_id,
+                times: TokenTimes {
+                    created_at: convert::instant("access_tokens.created_at", row.created_at)?,
+                    expires_at: convert::instant("access_tokens.expires_at", row.expires_at)?,
+                    last_used_at: convert::instant(
+                        "access_tokens.last_used_at",
+                        row.last_used_at.unwrap_or(row.created_at),
+                    )?,
+                },
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn record_use(
+    store: &SeaStore,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Conditional, so a slow caller never moves the last use backwards.
+    access_tokens::Entity::update_many()
+        .col_expr(Column::LastUsedAt, Expr::value(millis(at)))
+        .filter(Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(Column::LastUsedAt.is_null())
+                .add(Column::LastUsedAt.lt(millis(at))),
+        )
+        .exec(store.connection())
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Cuts every unrevoked token of the consumer that would outlive `created_at + ttl`
+/// to exactly that; runs inside the caller's transaction.
+pub(crate) async fn shorten(
+    txn: &impl ConnectionTrait,
+    consumer_key: &str,
+    ttl: chrono::Duration,
+) -> Result<u64, StoreError> {
+    let ttl_ms = ttl.num_milliseconds();
+    let cut = Expr::col(Column::CreatedAt).add(ttl_ms);
+    Ok(access_tokens::Entity::update_many()
+        .col_expr(Column::ExpiresAt, cut.clone())
+        .filter(Column::ConsumerKey.eq(consumer_key))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Expr::col(Column::ExpiresAt).gt(cut))
+        .exec(txn)
+        .await
+        .map_err(db_err)?
+        .rows_affected)
+}
+
+/// Deletes up to `limit` of the selected tokens: the ids are chosen by one indexed
+/// range in a subquery, and the delete touches only those rows.
+pub(crate) async fn delete_ended(
+    store: &SeaStore,
+    which: &EndedAccessTokens,
+    limit: u64,
+) -> Result<u64, StoreError> {
+    let ended = match which {
+        EndedAccessTokens::ExpiredBy(at) => {
+            Condition::all().add(Column::ExpiresAt.lte(millis(*at)))
+        }
+        EndedAccessTokens::RevokedBy(at) => {
+            Condition::all().add(Column::RevokedAt.lte(millis(*at)))
+        }
+        EndedAccessTokens::IssuedBy(at) => Condition::all().add(Column::CreatedAt.lte(millis(*at))),
+        EndedAccessTokens::UnusedBy { consumer_key, at } => Condition::all()
+            .add(Column::ConsumerKey.eq(consumer_key.as_str()))
+            .add(Column::LastUsedAt.lte(millis(*at))),
+    };
+    delete_batch::<access_tokens::Entity>(store, Column::Id, ended, limit).await
 }

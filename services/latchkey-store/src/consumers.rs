@@ -6,6 +6,7 @@ use crate::connect::SeaStore;
 use crate::convert;
 use crate::entities::{access_tokens, consumers, nonces, request_tokens};
 use crate::error::{db_err, is_unique_violation};
+use chrono::Duration;
 use latchkey_core::records::{AuditEvent, ConsumerRecord};
 use latchkey_core::store::StoreError;
 use sea_orm::{
@@ -70,8 +71,9 @@ pub(crate) async fn list(
 pub(crate) async fn update(
     store: &SeaStore,
     consumer: &ConsumerRecord,
+    shorten_issued_to: Option<Duration>,
     audit: &AuditEvent,
-) -> Result<bool, StoreError> {
+) -> Result<Option<u64>, StoreError> {
     let txn = store.begin_write().await?;
     let mut changes = convert::consumer_row(consumer)
         .into_active_model()
@@ -85,11 +87,15 @@ pub(crate) async fn update(
         .map_err(db_err)?;
     if updated.rows_affected == 0 {
         txn.rollback().await.map_err(db_err)?;
-        return Ok(false);
+        return Ok(None);
     }
+    let shortened = match shorten_issued_to {
+        Some(ttl) => crate::access_tokens::shorten(&txn, &consumer.key, ttl).await?,
+        None => 0,
+    };
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)?;
-    Ok(true)
+    Ok(Some(shortened))
 }
 
 pub(crate) async fn delete(

@@ -24,15 +24,18 @@ pub(crate) fn instant(column: &str, ms: i64) -> Result<DateTime<Utc>, StoreError
     DateTime::<Utc>::from_timestamp_millis(ms).ok_or_else(|| corrupt(column, "time out of range"))
 }
 
-fn optional_instant(column: &str, ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+pub(crate) fn optional_instant(
+    column: &str,
+    ms: Option<i64>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     ms.map(|ms| instant(column, ms)).transpose()
 }
 
-fn hash(column: &str, bytes: &[u8]) -> Result<TokenHash, StoreError> {
+pub(crate) fn hash(column: &str, bytes: &[u8]) -> Result<TokenHash, StoreError> {
     TokenHash::from_slice(bytes).ok_or_else(|| corrupt(column, "hash is not 32 bytes"))
 }
 
-fn corrupt(column: &str, why: &str) -> StoreError {
+pub(crate) fn corrupt(column: &str, why: &str) -> StoreError {
     StoreError::Internal(format!("corrupt row: {column}: {why}"))
 }
 
@@ -68,6 +71,7 @@ pub(crate) fn consumer(row: consumers::Model) -> Result<ConsumerRecord, StoreErr
         public_key_pem: row.public_key_pem,
         shared_secret: row.shared_secret.map(EncryptedSecret),
         access_token_ttl_seconds: row.access_token_ttl_seconds,
+        access_token_idle_seconds: row.access_token_idle_seconds,
         enabled: row.enabled,
     })
 }
@@ -83,6 +87,7 @@ pub(crate) fn consumer_row(record: &ConsumerRecord) -> consumers::Model {
         shared_secret: record.shared_secret.as_ref().map(|s| s.0.clone()),
         signature_methods: methods_text(&record.signature_methods),
         access_token_ttl_seconds: record.access_token_ttl_seconds,
+        access_token_idle_seconds: record.access_token_idle_seconds,
         enabled: record.enabled,
         created_at: millis(record.created_at),
         updated_at: millis(record.updated_at),
@@ -146,6 +151,10 @@ pub(crate) fn access_token(row: access_tokens::Model) -> Result<AccessTokenRecor
         created_at: instant("access_tokens.created_at", row.created_at)?,
         expires_at: instant("access_tokens.expires_at", row.expires_at)?,
         revoked_at: optional_instant("access_tokens.revoked_at", row.revoked_at)?,
+        last_used_at: instant(
+            "access_tokens.last_used_at",
+            row.last_used_at.unwrap_or(row.created_at),
+        )?,
         consumer_key: row.consumer_key,
         user_id: row.user_id,
         secret: EncryptedSecret(row.secret),
@@ -165,6 +174,7 @@ pub(crate) fn access_token_row(record: &AccessTokenRecord) -> access_tokens::Mod
         created_at: millis(record.created_at),
         expires_at: millis(record.expires_at),
         revoked_at: record.revoked_at.map(millis),
+        last_used_at: Some(millis(record.last_used_at)),
     }
 }
 

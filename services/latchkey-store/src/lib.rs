@@ -16,24 +16,33 @@
 
 mod access_tokens;
 mod audit;
+mod batch;
 mod connect;
 mod consumers;
 mod convert;
 pub mod entities;
 mod error;
 mod nonces;
+mod oauth2_clients;
+mod oauth2_codes;
+mod oauth2_store;
+mod oauth2_tokens;
 mod request_tokens;
+mod sweep_lock;
 
-pub use connect::SeaStore;
+pub use connect::{PoolUsage, SeaStore};
 pub use latchkey_core::store::{Store, StoreError};
 
 use async_trait::async_trait;
+use chrono::Duration;
 use chrono::{DateTime, Utc};
 use latchkey_core::records::{
-    AccessTokenRecord, AuditEvent, ConsumerRecord, GrantRecord, NonceRecord, RequestTokenDecision,
-    RequestTokenRecord, RevocationSelector,
+    AccessTokenRecord, AuditEvent, ConsumerRecord, ConsumerTokenRecord, EndedAccessTokens,
+    GrantRecord, NonceRecord, RequestTokenDecision, RequestTokenRecord, RevocationSelector,
 };
 use latchkey_core::secret::TokenHash;
+use latchkey_core::store::SweepLease;
+use latchkey_core::sweep::SweepJob;
 use uuid::Uuid;
 
 #[async_trait]
@@ -65,9 +74,10 @@ impl Store for SeaStore {
     async fn update_consumer(
         &self,
         consumer: &ConsumerRecord,
+        shorten_issued_to: Option<Duration>,
         audit: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        consumers::update(self, consumer, audit).await
+    ) -> Result<Option<u64>, StoreError> {
+        consumers::update(self, consumer, shorten_issued_to, audit).await
     }
 
     async fn delete_consumer(
@@ -78,8 +88,8 @@ impl Store for SeaStore {
         consumers::delete(self, key, audit).await
     }
 
-    async fn use_nonce(&self, nonce: &NonceRecord) -> Result<bool, StoreError> {
-        nonces::use_nonce(self, nonce).await
+    async fn use_nonce(&self, nonce: &NonceRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        nonces::use_nonce(self, nonce, now).await
     }
 
     async fn insert_request_token(
@@ -146,11 +156,55 @@ impl Store for SeaStore {
         access_tokens::revoke(self, selector, now, audit).await
     }
 
+    async fn record_access_token_use(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        access_tokens::record_use(self, id, at).await
+    }
+
     async fn list_live_grants(
         &self,
         user_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<GrantRecord>, StoreError> {
         access_tokens::list_live_grants(self, user_id, now).await
+    }
+
+    async fn list_live_consumer_tokens(
+        &self,
+        consumer_key: &str,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<ConsumerTokenRecord>, StoreError> {
+        access_tokens::list_live_consumer_tokens(self, consumer_key, now, limit).await
+    }
+
+    async fn try_lock_sweep(
+        &self,
+        job: SweepJob,
+    ) -> Result<Option<Box<dyn SweepLease>>, StoreError> {
+        sweep_lock::try_lock(self, job).await
+    }
+
+    async fn delete_expired_nonces(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        nonces::delete_expired(self, now, limit).await
+    }
+
+    async fn delete_request_tokens_expired_by(
+        &self,
+        by: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        request_tokens::delete_expired_by(self, by, limit).await
+    }
+
+    async fn delete_ended_access_tokens(
+        &self,
+        which: &EndedAccessTokens,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        access_tokens::delete_ended(self, which, limit).await
     }
 }

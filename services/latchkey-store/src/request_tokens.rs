@@ -7,6 +7,7 @@
 //! `UPDATE` is each transaction's first statement: nothing is read and then decided.
 
 use crate::audit;
+use crate::batch::delete_batch;
 use crate::connect::SeaStore;
 use crate::convert::{self, millis};
 use crate::entities::{access_tokens, request_tokens};
@@ -18,6 +19,7 @@ use latchkey_core::records::{
 };
 use latchkey_core::secret::TokenHash;
 use latchkey_core::store::StoreError;
+use sea_orm::Condition;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
 use uuid::Uuid;
@@ -202,4 +204,15 @@ pub(crate) async fn exchange(
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(true)
+}
+
+/// Deletes up to `limit` request tokens expired by `by`, whatever their state; the ids
+/// come from one range of the `expires_at` index.
+pub(crate) async fn delete_expired_by(
+    store: &SeaStore,
+    by: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, StoreError> {
+    let expired = Condition::all().add(Column::ExpiresAt.lte(millis(by)));
+    delete_batch::<request_tokens::Entity>(store, Column::Id, expired, limit).await
 }

@@ -36,6 +36,29 @@ macro_rules! on_both_backends {
     };
 }
 
+/// As [`on_both_backends`], for scenarios that also open a second pool on the same
+/// database, as another replica would.
+macro_rules! on_both_backends_with_replicas {
+    ($($area:ident::$scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn on_sqlite() {
+                    let db = crate::support::TestDb::sqlite().await;
+                    crate::scenarios::$area::$scenario(db.store.clone(), &db.url).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn on_postgres() {
+                    if let Some(db) = crate::support::TestDb::postgres().await {
+                        crate::scenarios::$area::$scenario(db.store.clone(), &db.url).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 on_both_backends!(
     consumers::migrations_leave_nothing_pending_and_the_database_answers_pings,
     consumers::consumers_are_inserted_read_listed_in_pages_updated_and_deleted_with_their_tokens,
@@ -49,4 +72,22 @@ on_both_backends!(
     request_tokens::wrong_verifiers_are_counted_and_kill_the_token_at_the_maximum,
     access_tokens::revocation_selectors_count_only_live_tokens_and_audit_only_real_revocations,
     access_tokens::live_grants_exclude_revoked_and_expired_tokens_and_list_the_newest_first,
+    access_tokens::a_consumers_live_tokens_are_listed_newest_first_up_to_the_limit,
+    oauth2::clients_round_trip_and_go_with_their_codes_grants_and_tokens,
+    oauth2::twenty_concurrent_redemptions_of_one_code_have_exactly_one_winner,
+    oauth2::a_refresh_token_rotates_once_and_never_after_its_family_is_revoked,
+    oauth2::ended_codes_tokens_and_grants_are_swept_in_bounded_batches,
+);
+
+on_both_backends!(
+    sweeping::a_nonce_is_kept_until_its_window_passes_then_swept_or_taken_over,
+    sweeping::request_tokens_in_every_state_go_in_bounded_batches_once_expired,
+    sweeping::each_selection_deletes_exactly_the_access_tokens_it_names,
+    sweeping::a_recorded_use_never_moves_backwards,
+    sweeping::a_policy_applied_to_issued_tokens_cuts_only_longer_live_tokens_of_that_consumer,
+    sweeping::a_sweep_lock_is_held_by_one_session_at_a_time_and_dies_with_it,
+);
+
+on_both_backends_with_replicas!(
+    sweeping::two_sweepers_on_one_database_remove_every_row_once_without_errors,
 );

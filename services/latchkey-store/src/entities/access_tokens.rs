@@ -25,6 +25,9 @@ pub struct Model {
     pub expires_at: i64,
     /// Milliseconds since the epoch.
     pub revoked_at: Option<i64>,
+    /// Milliseconds since the epoch; `created_at` until first recorded use. Never
+    /// `NULL` in practice (the migration that added it filled it in).
+    pub last_used_at: Option<i64>,
 }
 
 /// Access tokens belong to a consumer.

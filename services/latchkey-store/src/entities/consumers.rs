@@ -23,6 +23,8 @@ pub struct Model {
     pub signature_methods: String,
     /// Access token lifetime in seconds, if not the server default.
     pub access_token_ttl_seconds: Option<i64>,
+    /// Access token idle timeout in seconds, if not the server setting.
+    pub access_token_idle_seconds: Option<i64>,
     /// Whether requests are accepted.
     pub enabled: bool,
     /// Milliseconds since the epoch.

@@ -9,4 +9,8 @@ pub mod access_tokens;
 pub mod audit_log;
 pub mod consumers;
 pub mod nonces;
+pub mod oauth2_clients;
+pub mod oauth2_codes;
+pub mod oauth2_grants;
+pub mod oauth2_tokens;
 pub mod request_tokens;

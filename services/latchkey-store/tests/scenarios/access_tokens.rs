@@ -107,11 +107,61 @@ pub async fn live_grants_exclude_revoked_and_expired_tokens_and_list_the_newest_
             (oldest.id, "c-a", "Consumer c-a")
         ]
     );
-    assert_eq!(grants[0].issued_at, newer.created_at);
-    assert_eq!(grants[0].expires_at, hour);
+    assert_eq!(grants[0].times.created_at, newer.created_at);
+    assert_eq!(grants[0].times.expires_at, hour);
+    assert_eq!(grants[0].times.last_used_at, newer.created_at);
+    assert_eq!(grants[0].consumer_idle_seconds, Some(86400));
     assert!(
         store
             .list_live_grants("carol", now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn a_consumers_live_tokens_are_listed_newest_first_up_to_the_limit(store: Arc<SeaStore>) {
+    let now = now();
+    let hour = now + Duration::hours(1);
+    insert_consumer(&store, "c-a").await;
+    insert_consumer(&store, "c-b").await;
+    let oldest = issue_access_token(&store, "c-a", "alice", now - Duration::seconds(3), hour).await;
+    let newer = issue_access_token(&store, "c-a", "bob", now - Duration::seconds(2), hour).await;
+    let revoked =
+        issue_access_token(&store, "c-a", "carol", now - Duration::seconds(1), hour).await;
+    issue_access_token(&store, "c-a", "dave", now, now).await; // expired at `now`
+    issue_access_token(&store, "c-b", "alice", now, hour).await; // another consumer's
+    store
+        .revoke_access_tokens(
+            &RevocationSelector::Token(revoked.id),
+            now,
+            &audit(AuditAction::AccessTokensRevoked),
+        )
+        .await
+        .unwrap();
+
+    let tokens = store
+        .list_live_consumer_tokens("c-a", now, 10)
+        .await
+        .unwrap();
+    let seen: Vec<_> = tokens
+        .iter()
+        .map(|t| (t.token_id, t.user_id.as_str()))
+        .collect();
+    assert_eq!(seen, [(newer.id, "bob"), (oldest.id, "alice")]);
+    assert_eq!(tokens[0].times.created_at, newer.created_at);
+    assert_eq!(tokens[0].times.expires_at, hour);
+    assert_eq!(tokens[0].times.last_used_at, newer.created_at);
+
+    let first = store
+        .list_live_consumer_tokens("c-a", now, 1)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].token_id, newer.id);
+    assert!(
+        store
+            .list_live_consumer_tokens("c-none", now, 10)
             .await
             .unwrap()
             .is_empty()

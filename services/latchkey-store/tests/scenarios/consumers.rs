@@ -53,21 +53,22 @@ pub async fn consumers_are_inserted_read_listed_in_pages_updated_and_deleted_wit
     changed.shared_secret = None;
     changed.signature_methods = vec![SignatureMethod::HmacSha1];
     changed.access_token_ttl_seconds = None;
+    changed.access_token_idle_seconds = None;
     changed.enabled = false;
     changed.updated_at = now + Duration::seconds(5);
     let updated = store
-        .update_consumer(&changed, &audit(AuditAction::ConsumerUpdated))
+        .update_consumer(&changed, None, &audit(AuditAction::ConsumerUpdated))
         .await
         .unwrap();
-    assert!(updated);
+    assert_eq!(updated, Some(0));
     assert_eq!(store.get_consumer("c-b").await.unwrap(), Some(changed));
     let mut ghost = consumer("ghost");
     ghost.name = "Nobody".to_owned();
     let updated = store
-        .update_consumer(&ghost, &audit(AuditAction::ConsumerUpdated))
+        .update_consumer(&ghost, None, &audit(AuditAction::ConsumerUpdated))
         .await
         .unwrap();
-    assert!(!updated);
+    assert_eq!(updated, None);
     assert_eq!(count_audit(&store, AuditAction::ConsumerUpdated).await, 1);
 
     // c-a gets two access tokens, a pending request token and a nonce.
@@ -75,7 +76,7 @@ pub async fn consumers_are_inserted_read_listed_in_pages_updated_and_deleted_wit
     let second = issue_access_token(&store, "c-a", "bob", now, now + Duration::hours(1)).await;
     let pending = request_token("c-a", now + Duration::minutes(10));
     insert_request_token(&store, &pending).await;
-    assert!(store.use_nonce(&nonce("c-a", "n-1")).await.unwrap());
+    assert!(store.use_nonce(&nonce("c-a", "n-1"), now).await.unwrap());
     // c-b's token must survive c-a's deletion.
     let other = issue_access_token(&store, "c-b", "alice", now, now + Duration::hours(1)).await;
 

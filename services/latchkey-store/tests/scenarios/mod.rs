@@ -4,4 +4,6 @@
 pub mod access_tokens;
 pub mod consumers;
 pub mod nonces;
+pub mod oauth2;
 pub mod request_tokens;
+pub mod sweeping;

@@ -9,14 +9,14 @@ pub async fn a_nonce_is_accepted_once_per_consumer_and_refused_for_an_unknown_on
 ) {
     insert_consumer(&store, "c-1").await;
     insert_consumer(&store, "c-2").await;
-    assert!(store.use_nonce(&nonce("c-1", "abc")).await.unwrap());
-    assert!(!store.use_nonce(&nonce("c-1", "abc")).await.unwrap());
-    assert!(store.use_nonce(&nonce("c-2", "abc")).await.unwrap());
-    assert!(store.use_nonce(&nonce("c-1", "abd")).await.unwrap());
+    assert!(store.use_nonce(&nonce("c-1", "abc"), now()).await.unwrap());
+    assert!(!store.use_nonce(&nonce("c-1", "abc"), now()).await.unwrap());
+    assert!(store.use_nonce(&nonce("c-2", "abc"), now()).await.unwrap());
+    assert!(store.use_nonce(&nonce("c-1", "abd"), now()).await.unwrap());
     // The foreign key is enforced on every pooled connection, and the error does not
     // quote the offending values (Postgres puts them in DETAIL, which is left out).
     let err = store
-        .use_nonce(&nonce("ghost-consumer", "abc"))
+        .use_nonce(&nonce("ghost-consumer", "abc"), now())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
@@ -28,7 +28,7 @@ pub async fn twenty_concurrent_uses_of_one_nonce_admit_exactly_one(store: Arc<Se
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.use_nonce(&nonce("c-1", "race")).await })
+            tokio::spawn(async move { store.use_nonce(&nonce("c-1", "race"), now()).await })
         })
         .collect();
     let mut admitted = 0;

@@ -17,6 +17,8 @@ const POOL_SIZE: u32 = 8;
 /// fail.
 pub struct TestDb {
     pub store: Arc<SeaStore>,
+    /// Where the database is, for a second connection pool (another "replica").
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -34,6 +36,7 @@ impl TestDb {
         store.migrate().await.unwrap();
         TestDb {
             store: Arc::new(store),
+            url,
             cleanup: Cleanup::Sqlite(path),
         }
     }
@@ -66,11 +69,11 @@ impl TestDb {
             admin_url: admin_url.clone(),
             name: name.clone(),
         };
-        let store = SeaStore::connect(&with_database(&admin_url, &name), POOL_SIZE)
-            .await
-            .unwrap();
+        let url = with_database(&admin_url, &name);
+        let store = SeaStore::connect(&url, POOL_SIZE).await.unwrap();
         let db = TestDb {
             store: Arc::new(store),
+            url,
             cleanup,
         };
         db.store.migrate().await.unwrap();

@@ -31,6 +31,7 @@ pub fn consumer(key: &str) -> ConsumerRecord {
         shared_secret: Some(EncryptedSecret(vec![0, 1, 2, 254, 255])),
         signature_methods: vec![SignatureMethod::RsaSha1, SignatureMethod::HmacSha1],
         access_token_ttl_seconds: Some(3600),
+        access_token_idle_seconds: Some(86400),
         enabled: true,
         created_at: at,
         updated_at: at,
@@ -136,6 +137,7 @@ pub fn access_token(
         created_at,
         expires_at,
         revoked_at: None,
+        last_used_at: created_at,
     }
 }
 
