@@ -1,0 +1,315 @@
+//! The one mapping from [`AuthorityError`] to an HTTP response, and the form-encoded
+//! bodies of success.
+//!
+//! Protocol failures go out as Jira's provider library (net.oauth) sends them: 400 for
+//! a malformed request and 401 for bad credentials (the split of RFC 5849 section 3.2,
+//! which the core keeps in [`Problem::is_bad_request`]), with
+//! `WWW-Authenticate: OAuth realm="...", oauth_problem="..."` and the same words as an
+//! `application/x-www-form-urlencoded` body, companion parameters included. The realm
+//! is the public base URL, percent-encoded as net.oauth writes every value. A database
+//! outage is a 503 the consumer may retry; an internal fault is a 500 that carries only
+//! a reference id, its detail going to the log alone.
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::error::{AuthorityError, OAuthFailure, Problem};
+use latchkey_core::oauth1::encoding::encode;
+
+/// The media type of every OAuth body, success or failure.
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// `name=value&...`, each side percent-encoded (RFC 5849 section 3.6), as the token
+/// endpoints answer.
+#[derive(Default)]
+pub struct FormBody {
+    pairs: Vec<(&'static str, String)>,
+}
+
+impl FormBody {
+    /// Adds one pair.
+    pub fn pair(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.pairs.push((name, value.into()));
+        self
+    }
+
+    fn encoded(&self) -> String {
+        self.pairs
+            .iter()
+            .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+impl IntoResponse for FormBody {
+    fn into_response(self) -> Response {
+        // Token secrets: no cache may keep them.
+        (
+            [
+                (CONTENT_TYPE, HeaderValue::from_static(FORM)),
+                (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            self.encoded(),
+        )
+            .into_response()
+    }
+}
+
+/// Maps a core error to the response the consumer sees. `realm` is the public base URL.
+pub fn error_response(error: &AuthorityError, realm: &str) -> Response {
+    match error {
+        AuthorityError::OAuth2(_) => oauth2_error_response(error),
+        AuthorityError::OAuth(failure) | AuthorityError::FailedPrecondition(failure) => {
+            problem(failure, realm)
+        }
+        AuthorityError::NotFound {
+            problem: Some(word),
+            detail,
+        } => problem(&OAuthFailure::new(*word, detail.clone()), realm),
+        AuthorityError::NotFound { problem: None, .. } => plain(StatusCode::NOT_FOUND, "not found"),
+        AuthorityError::PermissionDenied { detail } => problem(
+            &OAuthFailure::new(Problem::PermissionDenied, detail.clone()),
+            realm,
+        ),
+        AuthorityError::Unauthenticated { .. } => {
+            let mut response = plain(StatusCode::UNAUTHORIZED, "unauthenticated");
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, challenge(&[], realm));
+            response
+        }
+        AuthorityError::InvalidArgument { field, detail } => problem(
+            &OAuthFailure::with_parameters(Problem::ParameterRejected, detail.clone(), [*field]),
+            realm,
+        ),
+        AuthorityError::AlreadyExists { .. } => plain(StatusCode::CONFLICT, "already exists"),
+        AuthorityError::Unavailable { .. } => {
+            let mut response = plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; retry later",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+        AuthorityError::Internal { detail } => {
+            let reference = uuid::Uuid::new_v4();
+            tracing::error!(%reference, detail = %detail, "internal error");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("internal error; reference {reference}"),
+            )
+        }
+    }
+}
+
+/// The status of a problem word: 400 when the request is malformed, 401 otherwise.
+pub fn status_of(problem: Problem) -> StatusCode {
+    if problem.is_bad_request() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNAUTHORIZED
+    }
+}
+
+fn problem(failure: &OAuthFailure, realm: &str) -> Response {
+    let mut pairs = vec![("oauth_problem", failure.problem.as_str().to_owned())];
+    pairs.extend(failure.companion_parameters());
+    let body = FormBody { pairs };
+    let mut response = (
+        status_of(failure.problem),
+        [(CONTENT_TYPE, HeaderValue::from_static(FORM))],
+        body.encoded(),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, challenge(&body.pairs, realm));
+    response
+}
+
+/// `OAuth realm="...", name="value", ...`, every value percent-encoded.
+fn challenge(pairs: &[(&'static str, String)], realm: &str) -> HeaderValue {
+    let mut header = format!("OAuth realm=\"{}\"", encode(realm));
+    for (name, value) in pairs {
+        header.push_str(&format!(", {name}=\"{}\"", encode(value)));
+    }
+    // Percent-encoding leaves only visible ASCII, so this cannot fail; fall back to a
+    // bare challenge all the same rather than panic.
+    HeaderValue::from_str(&header).unwrap_or_else(|_| HeaderValue::from_static("OAuth"))
+}
+
+fn plain(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        message.to_owned(),
+    )
+        .into_response()
+}
+
+/// The OAuth 2.0 endpoints' mapping (RFC 6749 section 5.2): a JSON object with `error`
+/// and `error_description`, 400, or 401 with a `Basic` challenge for `invalid_client`
+/// (section 5.2 requires it when the client tried the Authorization header; we always
+/// send it, which is allowed). Bearer failures are 401 `invalid_token` (RFC 6750).
+/// Non-protocol failures keep their meaning: an outage is 503
+/// `temporarily_unavailable`, a fault 500 `server_error` with only a reference id.
+pub fn oauth2_error_response(error: &AuthorityError) -> Response {
+    use latchkey_core::oauth2::OAuth2Error as E;
+    let (status, word, description) = match error {
+        AuthorityError::OAuth2(failure) => {
+            let status = match failure.error {
+                E::InvalidClient | E::InvalidToken => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, failure.error.as_str(), failure.detail.clone())
+        }
+        AuthorityError::Unauthenticated { detail } => {
+            (StatusCode::UNAUTHORIZED, "invalid_client", detail.clone())
+        }
+        AuthorityError::InvalidArgument { field, detail } => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("{field}: {detail}"),
+        ),
+        AuthorityError::Unavailable { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the database is unavailable; retry later".to_owned(),
+        ),
+        AuthorityError::Internal { detail } => {
+            let reference = uuid::Uuid::new_v4();
+            tracing::error!(%reference, detail = %detail, "internal error");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                format!("internal error; reference {reference}"),
+            )
+        }
+        other => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            other.to_string(),
+        ),
+    };
+    // RFC 6749 section 5.2 allows only printable ASCII without quote or backslash.
+    let description: String = description
+        .chars()
+        .map(|c| match c {
+            ' ' | '!' | '#'..='[' | ']'..='~' => c,
+            _ => '\'',
+        })
+        .collect();
+    let body = serde_json::json!({ "error": word, "error_description": description });
+    let mut response = (status, no_store_json(body.to_string())).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = if word == "invalid_token" {
+            "Bearer error=\"invalid_token\""
+        } else {
+            "Basic realm=\"latchkey\""
+        };
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    response
+}
+
+/// A JSON body no cache may keep (RFC 6749 section 5.1: `Cache-Control: no-store`,
+/// `Pragma: no-cache`).
+pub fn no_store_json(body: String) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn header(response: &Response) -> &str {
+        response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_bad_request_problem_is_400_and_an_unauthorized_one_401() {
+        let realm = "https://jira.example.com";
+        let response = error_response(
+            &AuthorityError::oauth(Problem::SignatureMethodRejected, "x"),
+            realm,
+        );
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let response = error_response(&AuthorityError::oauth(Problem::NonceUsed, "x"), realm);
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header(&response),
+            "OAuth realm=\"https%3A%2F%2Fjira.example.com\", oauth_problem=\"nonce_used\""
+        );
+    }
+
+    #[test]
+    fn companion_parameters_go_in_the_header_and_the_body() {
+        let failure = OAuthFailure::with_parameters(
+            Problem::ParameterAbsent,
+            "x",
+            ["oauth_token", "oauth_verifier"],
+        );
+        let response = error_response(&AuthorityError::OAuth(failure), "http://x");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(
+            header(&response).ends_with(
+                "oauth_problem=\"parameter_absent\", \
+                 oauth_parameters_absent=\"oauth_token%26oauth_verifier\""
+            ),
+            "{}",
+            header(&response)
+        );
+    }
+
+    #[test]
+    fn an_internal_error_hides_its_detail_and_an_outage_may_be_retried() {
+        let response = error_response(
+            &AuthorityError::Internal {
+                detail: "secret path /etc/key".into(),
+            },
+            "http://x",
+        );
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let response = error_response(
+            &AuthorityError::Unavailable {
+                detail: "down".into(),
+            },
+            "http://x",
+        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(RETRY_AFTER));
+    }
+
+    #[test]
+    fn a_form_body_encodes_both_sides() {
+        let body = FormBody::default()
+            .pair("oauth_token", "a b&c")
+            .pair("oauth_callback_confirmed", "true");
+        assert_eq!(
+            body.encoded(),
+            "oauth_token=a%20b%26c&oauth_callback_confirmed=true"
+        );
+    }
+}
