@@ -1,5 +1,6 @@
-//! The `latchkey` command line: `serve`, `migrate`, `consumer add|list|disable|enable`
-//! for operators without a gRPC client, and helpers that make keys and credentials.
+//! The `latchkey` command line: `serve`, `migrate`, `sweep`, `consumer
+//! add|list|disable|enable` for operators without a gRPC client, and helpers that make
+//! keys and credentials.
 
 use crate::config::Config;
 use crate::startup::{Application, open_core};
@@ -11,6 +12,7 @@ use latchkey_core::cipher::SecretCipher;
 use latchkey_core::clock::SystemClock;
 use latchkey_core::credentials::hash_credential;
 use latchkey_core::oauth1::SignatureMethod;
+use latchkey_core::sweep::SweepJob;
 use secrecy::{ExposeSecret, SecretString};
 use std::io::Read;
 use std::path::PathBuf;
@@ -29,10 +31,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Runs the gRPC server until SIGTERM or Ctrl-C.
+    /// Runs the gRPC and HTTP servers until SIGTERM or Ctrl-C.
     Serve,
     /// Applies pending database migrations and exits.
     Migrate,
+    /// Runs the sweeper once (every job, or the ones named) and exits; for a
+    /// Kubernetes CronJob when `sweeper.enabled` is off in the servers.
+    Sweep {
+        /// Jobs to run (default: all).
+        #[arg(value_enum)]
+        jobs: Vec<SweepJobArg>,
+    },
     /// Manages consumers directly in the database.
     #[command(subcommand)]
     Consumer(ConsumerCommand),
@@ -91,6 +100,16 @@ struct AddConsumer {
     /// Access-token lifetime in seconds (default: the server's).
     #[arg(long)]
     access_token_ttl: Option<u64>,
+    /// Access-token idle timeout in seconds (default: the server's).
+    #[arg(long)]
+    access_token_idle_timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SweepJobArg {
+    Nonces,
+    RequestTokens,
+    AccessTokens,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -131,14 +150,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(config)
                 .await
                 .context("latchkey cannot start")?;
-            app.run_until_stopped()
-                .await
-                .context("the gRPC server failed")?;
+            app.run_until_stopped().await?;
         }
         Command::Migrate => {
             open_core(&config, Arc::new(SystemClock), true).await?;
             println!("migrations applied");
         }
+        Command::Sweep { jobs } => sweep(&config, &jobs).await?,
         Command::Consumer(command) => consumer(&config, command).await?,
         Command::Credential(_) | Command::Key(_) => {}
     }
@@ -166,6 +184,36 @@ fn read_stdin() -> anyhow::Result<SecretString> {
     let text = text.trim_end_matches(['\r', '\n']).to_owned();
     anyhow::ensure!(!text.is_empty(), "nothing on standard input");
     Ok(SecretString::from(text))
+}
+
+async fn sweep(config: &Config, jobs: &[SweepJobArg]) -> anyhow::Result<()> {
+    let core = open_core(config, Arc::new(SystemClock), config.migrate_on_start()).await?;
+    let jobs: Vec<SweepJob> = if jobs.is_empty() {
+        SweepJob::ALL.to_vec()
+    } else {
+        jobs.iter()
+            .map(|job| match job {
+                SweepJobArg::Nonces => SweepJob::Nonces,
+                SweepJobArg::RequestTokens => SweepJob::RequestTokens,
+                SweepJobArg::AccessTokens => SweepJob::AccessTokens,
+            })
+            .collect()
+    };
+    for job in jobs {
+        let report = core
+            .sweeper
+            .run(job)
+            .await
+            .with_context(|| format!("sweeping {}", job.name()))?;
+        println!(
+            "{}\t{:?}\tremoved {}\tin {} ms",
+            job.name(),
+            report.outcome,
+            report.removed,
+            report.elapsed.as_millis()
+        );
+    }
+    Ok(())
 }
 
 async fn consumer(config: &Config, command: ConsumerCommand) -> anyhow::Result<()> {
@@ -205,6 +253,7 @@ async fn consumer(config: &Config, command: ConsumerCommand) -> anyhow::Result<(
                     })
                     .collect(),
                 access_token_ttl_seconds: add.access_token_ttl,
+                access_token_idle_seconds: add.access_token_idle_timeout,
             };
             let registered = authority.register_consumer(&operator, draft).await?;
             println!("registered consumer {}", registered.consumer.key);

@@ -10,10 +10,14 @@
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use latchkey_core::policy::Policy;
+use latchkey_core::sweep::SweepSettings;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+mod ops;
+pub use ops::{HealthConfig, MetricsConfig, ShutdownConfig, TlsConfig};
 
 /// Everything `latchkey` can be told.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -21,6 +25,8 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// The gRPC listener.
     pub grpc: GrpcConfig,
+    /// The HTTP listener for RFC 5849 consumers, on Jira's paths.
+    pub http: HttpConfig,
     /// Where consumers and browsers reach Latchkey from outside; the authorize URL
     /// handed to consumers starts with it.
     pub public_base_url: String,
@@ -32,8 +38,24 @@ pub struct Config {
     pub credentials: CredentialsConfig,
     /// OAuth 1.0a lifetimes and limits.
     pub oauth1: OAuth1Config,
+    /// OAuth 2.0 lifetimes and switches.
+    #[serde(default)]
+    pub oauth2: OAuth2Config,
+    /// The sweeper that removes ended rows.
+    pub sweeper: SweeperConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The web pages on the HTTP listener (see [`crate::web`]).
+    #[serde(default)]
+    pub web: crate::web::WebConfig,
+    /// TLS for the gRPC and HTTP listeners.
+    pub tls: TlsConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
+    /// The database probe behind the gRPC health service.
+    pub health: HealthConfig,
+    /// The shutdown grace period.
+    pub shutdown: ShutdownConfig,
 }
 
 /// The gRPC listener.
@@ -42,6 +64,35 @@ pub struct Config {
 pub struct GrpcConfig {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// The largest message accepted or sent, in bytes (4 MiB); a larger request is
+    /// answered `OUT_OF_RANGE` (tonic's code for a message over its limit).
+    pub max_message_bytes: usize,
+    /// How long one call may take before it is cut (a client's shorter
+    /// `grpc-timeout` wins).
+    pub call_timeout_seconds: u64,
+    /// Calls served at once across all connections; more wait for a free slot.
+    pub concurrency_limit: usize,
+    /// Browser origins allowed to call over gRPC-Web (`https://app.example.com`);
+    /// `["*"]` allows any. Empty: no cross-origin browser calls.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+/// The HTTP listener: Jira's OAuth endpoints for consumers that speak RFC 5849 over
+/// HTTP. The signature base string uses `public_base_url`, not the address bound here.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on; port 0 picks a free port. The default matches the default
+    /// `public_base_url`.
+    pub listen: SocketAddr,
+    /// The web frontend's consent page; `/authorize` sends the browser there with
+    /// `oauth_token` added to its query. Unset: the built-in consent page (see
+    /// `web.consent_page`), or a 404 saying none is configured.
+    pub consent_page_url: Option<String>,
+    /// The largest request body accepted; a larger one is answered 413.
+    pub body_limit_bytes: usize,
+    /// How long one request may take before it is answered 408.
+    pub request_timeout_seconds: u64,
 }
 
 /// The database.
@@ -88,12 +139,106 @@ pub struct OAuth1Config {
     pub request_token_ttl_seconds: u32,
     /// Access-token lifetime for consumers without their own (7 days).
     pub default_access_token_ttl_seconds: u64,
-    /// The most any consumer may set (5 years).
+    /// The most any consumer may set (5 years). Lowering it also cuts tokens already
+    /// issued: none is accepted past its issue time plus the maximum.
     pub max_access_token_ttl_seconds: u64,
+    /// An access token unused this long ends; unset for none. A consumer's own
+    /// setting wins. Checked at each use, so it applies to tokens already issued.
+    pub access_token_idle_timeout_seconds: Option<u64>,
     /// How far `oauth_timestamp` may stray from now (300).
     pub timestamp_window_seconds: u32,
     /// Wrong verifiers a request token survives (3).
     pub max_verifier_failures: u32,
+}
+
+/// OAuth 2.0 lifetimes (seconds) and switches, the `[oauth2]` section. A client's own
+/// lifetimes, set at registration, win over these.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuth2Config {
+    /// Authorization-code lifetime: 1 to 600 (RFC 6749 caps it at 10 minutes); 60.
+    pub code_ttl_seconds: u64,
+    /// Access-token lifetime (3600).
+    pub access_token_ttl_seconds: u64,
+    /// A refresh token unused this long ends (90 days).
+    pub refresh_token_idle_seconds: u64,
+    /// No refresh token outlives its grant's start plus this (365 days).
+    pub refresh_token_max_seconds: u64,
+    /// Accept PKCE `plain` (RFC 9700 advises against it); false.
+    pub allow_plain_pkce: bool,
+}
+
+impl Default for OAuth2Config {
+    fn default() -> Self {
+        Self {
+            code_ttl_seconds: 60,
+            access_token_ttl_seconds: 3600,
+            refresh_token_idle_seconds: 90 * 24 * 3600,
+            refresh_token_max_seconds: 365 * 24 * 3600,
+            allow_plain_pkce: false,
+        }
+    }
+}
+
+impl OAuth2Config {
+    fn validate(&self) -> Result<(), ConfigError> {
+        const CENTURY: u64 = 100 * 365 * 24 * 3600;
+        let most = latchkey_core::oauth2::policy::MAX_CODE_TTL.num_seconds();
+        if !(1..=most).contains(&i64::try_from(self.code_ttl_seconds).unwrap_or(i64::MAX)) {
+            return Err(ConfigError::Invalid(
+                "oauth2.code_ttl_seconds must be between 1 and 600".into(),
+            ));
+        }
+        let lifetimes = [
+            self.access_token_ttl_seconds,
+            self.refresh_token_idle_seconds,
+            self.refresh_token_max_seconds,
+        ];
+        if lifetimes.iter().any(|s| *s == 0 || *s > CENTURY)
+            || self.refresh_token_idle_seconds > self.refresh_token_max_seconds
+        {
+            return Err(ConfigError::Invalid(
+                "oauth2 lifetimes must be above 0 and below a century, and refresh_token_idle_seconds at most refresh_token_max_seconds".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The core's OAuth 2.0 policy.
+    pub fn policy(&self) -> latchkey_core::oauth2::policy::OAuth2Policy {
+        latchkey_core::oauth2::policy::OAuth2Policy {
+            code_ttl: seconds(self.code_ttl_seconds),
+            access_token_ttl: seconds(self.access_token_ttl_seconds),
+            refresh_token_idle: seconds(self.refresh_token_idle_seconds),
+            refresh_token_max: seconds(self.refresh_token_max_seconds),
+            allow_plain_pkce: self.allow_plain_pkce,
+        }
+    }
+}
+
+/// The sweeper: when it runs and what it keeps. Schedules are cron expressions with
+/// a seconds field (`sec min hour day month weekday`), in UTC.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweeperConfig {
+    /// Run the sweeper inside `serve`. With several replicas on one Postgres, each
+    /// runs it and one at a time sweeps; turn it off to sweep with `latchkey sweep`
+    /// from a Kubernetes CronJob instead.
+    pub enabled: bool,
+    /// When used nonces are swept (every minute).
+    pub nonces_schedule: String,
+    /// When request tokens are swept (every minute).
+    pub request_tokens_schedule: String,
+    /// When access tokens are swept (every five minutes).
+    pub access_tokens_schedule: String,
+    /// Rows per delete batch: each batch is one short transaction.
+    pub batch_size: u64,
+    /// How long expired request tokens are kept (1 hour), so that a late exchange is
+    /// told `token_expired` rather than `token_rejected`.
+    pub request_token_retention_seconds: u64,
+    /// How long ended or revoked access tokens are kept (7 days), so that a client
+    /// is told `token_expired` or `token_revoked`. The audit log keeps the history.
+    pub access_token_retention_seconds: u64,
 }
 
 /// Logging.
@@ -122,6 +267,16 @@ impl Default for Config {
         Self {
             grpc: GrpcConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+                max_message_bytes: 4 * 1024 * 1024,
+                call_timeout_seconds: 30,
+                concurrency_limit: 256,
+                cors_allowed_origins: Vec::new(),
+            },
+            http: HttpConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                consent_page_url: None,
+                body_limit_bytes: 64 * 1024,
+                request_timeout_seconds: 10,
             },
             public_base_url: policy.public_base_url.clone(),
             database: DatabaseConfig {
@@ -135,13 +290,29 @@ impl Default for Config {
                 request_token_ttl_seconds: 600,
                 default_access_token_ttl_seconds: 7 * 24 * 3600,
                 max_access_token_ttl_seconds: 5 * 365 * 24 * 3600,
+                access_token_idle_timeout_seconds: None,
                 timestamp_window_seconds: 300,
                 max_verifier_failures: 3,
+            },
+            oauth2: OAuth2Config::default(),
+            sweeper: SweeperConfig {
+                enabled: true,
+                nonces_schedule: "0 * * * * *".into(),
+                request_tokens_schedule: "20 * * * * *".into(),
+                access_tokens_schedule: "40 */5 * * * *".into(),
+                batch_size: 1000,
+                request_token_retention_seconds: 3600,
+                access_token_retention_seconds: 7 * 24 * 3600,
             },
             log: LogConfig {
                 format: LogFormat::Text,
                 filter: "info".into(),
             },
+            web: crate::web::WebConfig::default(),
+            tls: TlsConfig::default(),
+            metrics: MetricsConfig::default(),
+            health: HealthConfig::default(),
+            shutdown: ShutdownConfig::default(),
         }
     }
 }
@@ -155,6 +326,21 @@ pub enum ConfigError {
     /// A value is out of range or inconsistent.
     #[error("configuration: {0}")]
     Invalid(String),
+}
+
+impl HttpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.consent_page_url {
+            latchkey_core::consumer::parse_absolute_http_url(url)
+                .map_err(|e| ConfigError::Invalid(format!("http.consent_page_url: {e}")))?;
+        }
+        if self.body_limit_bytes == 0 || self.request_timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "http.body_limit_bytes and http.request_timeout_seconds must be above 0".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -190,8 +376,20 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        latchkey_core::consumer::parse_absolute_http_url(&self.public_base_url)
+        let base = latchkey_core::consumer::parse_absolute_http_url(&self.public_base_url)
             .map_err(|e| ConfigError::Invalid(format!("public_base_url: {e}")))?;
+        // Signed URLs are this base plus the request's path and query.
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(ConfigError::Invalid(
+                "public_base_url: no query or fragment; signed URLs are this base plus the request's path and query".into(),
+            ));
+        }
+        self.http.validate()?;
+        self.web.validate().map_err(ConfigError::Invalid)?;
+        self.grpc.validate()?;
+        self.tls.validate()?;
+        self.health.validate()?;
+        self.oauth2.validate()?;
         let o = &self.oauth1;
         if o.request_token_ttl_seconds == 0
             || o.timestamp_window_seconds == 0
@@ -214,6 +412,15 @@ impl Config {
                 "oauth1.max_access_token_ttl_seconds is above 100 years".into(),
             ));
         }
+        if o.access_token_idle_timeout_seconds == Some(0)
+            || o.access_token_idle_timeout_seconds
+                .is_some_and(|idle| idle > o.max_access_token_ttl_seconds)
+        {
+            return Err(ConfigError::Invalid(
+                "oauth1.access_token_idle_timeout_seconds must be above 0 and at most max_access_token_ttl_seconds (leave it unset for none)".into(),
+            ));
+        }
+        self.sweeper.validate()?;
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be above 0".into(),
@@ -249,24 +456,73 @@ impl Config {
         }
     }
 
+    /// The sweeper settings this configuration describes.
+    pub fn sweep_settings(&self) -> SweepSettings {
+        let s = &self.sweeper;
+        SweepSettings {
+            batch_size: s.batch_size,
+            request_token_retention: seconds(s.request_token_retention_seconds),
+            access_token_retention: seconds(s.access_token_retention_seconds),
+        }
+    }
+
     /// The authority policy this configuration describes.
     pub fn policy(&self) -> Policy {
         let o = &self.oauth1;
-        let seconds =
-            |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
         Policy {
             request_token_ttl: seconds(u64::from(o.request_token_ttl_seconds)),
             default_access_token_ttl: seconds(o.default_access_token_ttl_seconds),
             max_access_token_ttl: seconds(o.max_access_token_ttl_seconds),
+            access_token_idle_timeout: o.access_token_idle_timeout_seconds.map(seconds),
             timestamp_window: seconds(u64::from(o.timestamp_window_seconds)),
             max_verifier_failures: o.max_verifier_failures,
             public_base_url: self.public_base_url.clone(),
+            oauth2: self.oauth2.policy(),
             require_service_credential: self
                 .credentials
                 .service_hash
                 .as_deref()
                 .is_some_and(|h| !h.trim().is_empty()),
         }
+    }
+}
+
+/// Whole seconds as a duration; configuration values are range-checked on load.
+fn seconds(s: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000))
+}
+
+/// The longest retention accepted: retention beyond a century is a typo.
+const MAX_RETENTION_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
+impl SweeperConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, schedule) in self.schedules() {
+            crate::scheduler::check_schedule(schedule)
+                .map_err(|e| ConfigError::Invalid(format!("sweeper.{key}: {e}")))?;
+        }
+        if self.batch_size == 0 || self.batch_size > 100_000 {
+            return Err(ConfigError::Invalid(
+                "sweeper.batch_size must be between 1 and 100000".into(),
+            ));
+        }
+        if self.request_token_retention_seconds > MAX_RETENTION_SECONDS
+            || self.access_token_retention_seconds > MAX_RETENTION_SECONDS
+        {
+            return Err(ConfigError::Invalid(
+                "sweeper retention is above 100 years".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Each job's configuration key and cron expression.
+    pub fn schedules(&self) -> [(&'static str, &str); 3] {
+        [
+            ("nonces_schedule", &self.nonces_schedule),
+            ("request_tokens_schedule", &self.request_tokens_schedule),
+            ("access_tokens_schedule", &self.access_tokens_schedule),
+        ]
     }
 }
 
@@ -292,6 +548,26 @@ mod tests {
                 config.policy().default_access_token_ttl,
                 chrono::Duration::days(7)
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_http_listener_matches_the_default_public_base_url_and_refuses_a_bad_consent_page() {
+        Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("defaults load");
+            assert_eq!(config.http.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(config.public_base_url, "http://localhost:8080");
+            assert_eq!(config.http.consent_page_url, None);
+            jail.set_env("LATCHKEY_HTTP__CONSENT_PAGE_URL", "/consent");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("http.consent_page_url"), "{error}");
+            jail.set_env(
+                "LATCHKEY_HTTP__CONSENT_PAGE_URL",
+                "https://frontend.example.com/consent",
+            );
+            jail.set_env("LATCHKEY_HTTP__BODY_LIMIT_BYTES", "0");
+            assert!(Config::load(None).is_err());
             Ok(())
         });
     }
@@ -331,6 +607,9 @@ mod tests {
             jail.set_env("LATCHKEY_PUBLIC_BASE_URL", "not a url");
             let error = Config::load(None).unwrap_err().to_string();
             assert!(error.contains("public_base_url"), "{error}");
+            jail.set_env("LATCHKEY_PUBLIC_BASE_URL", "https://ok.example.com/?x=1");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("no query or fragment"), "{error}");
             jail.set_env("LATCHKEY_PUBLIC_BASE_URL", "https://ok.example.com");
             jail.set_env(
                 "LATCHKEY_OAUTH1__DEFAULT_ACCESS_TOKEN_TTL_SECONDS",
@@ -341,6 +620,36 @@ mod tests {
                 error.contains("default_access_token_ttl_seconds"),
                 "{error}"
             );
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_SWEEPER__NONCES_SCHEDULE", "every minute");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("sweeper.nonces_schedule"), "{error}");
+            jail.set_env("LATCHKEY_SWEEPER__NONCES_SCHEDULE", "*/5 * * * *");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("seconds field"), "five fields: {error}");
+            jail.set_env("LATCHKEY_SWEEPER__NONCES_SCHEDULE", "*/5 * * * * *");
+            assert!(Config::load(None).is_ok());
+            jail.set_env("LATCHKEY_SWEEPER__BATCH_SIZE", "0");
+            assert!(Config::load(None).is_err());
+            jail.set_env("LATCHKEY_SWEEPER__BATCH_SIZE", "500");
+            jail.set_env("LATCHKEY_OAUTH1__ACCESS_TOKEN_IDLE_TIMEOUT_SECONDS", "0");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(
+                error.contains("access_token_idle_timeout_seconds"),
+                "{error}"
+            );
+            jail.set_env(
+                "LATCHKEY_OAUTH1__ACCESS_TOKEN_IDLE_TIMEOUT_SECONDS",
+                "86400",
+            );
+            let config = Config::load(None).expect("valid");
+            assert_eq!(
+                config.policy().access_token_idle_timeout,
+                Some(chrono::Duration::days(1))
+            );
+            assert_eq!(config.sweep_settings().batch_size, 500);
             Ok(())
         });
         Jail::expect_with(|jail| {

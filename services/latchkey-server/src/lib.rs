@@ -4,11 +4,24 @@
 //! - [`config`]: figment configuration (defaults, `latchkey.toml`, `LATCHKEY_*`).
 //! - [`startup`]: builds the [`startup::Application`] from a configuration.
 //! - [`grpc`]: thin translators between `latchkey.v1` and the core.
+//! - [`http`]: Jira's OAuth 1.0a endpoints over HTTP, over the same core.
+//! - [`scheduler`]: runs the core's sweeper on cron schedules.
+//! - [`health`], [`metrics`], [`request_id`], [`tls`]: what operators and the gRPC
+//!   ecosystem expect around the service (health, Prometheus, request ids, TLS).
+//! - [`web`]: the built-in consent, "My authorizations" and administration pages.
 //! - [`cli`]: the `latchkey` command line.
 
 pub mod cli;
 pub mod config;
 pub mod grpc;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod operations;
+pub mod request_id;
+pub mod scheduler;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;
+pub mod web;

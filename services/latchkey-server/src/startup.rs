@@ -1,9 +1,13 @@
 //! Building the service from its configuration: the store, the sealing key, the
-//! authority, and the gRPC server bound to its port. `main` only parses arguments and
-//! calls in here; the end-to-end tests build the same [`Application`] on port 0.
+//! authority, and the gRPC and HTTP servers bound to their ports. `main` only parses
+//! arguments and calls in here; the end-to-end tests build the same [`Application`] on
+//! port 0.
 
-use crate::config::Config;
+use crate::config::{Config, SweeperConfig};
 use crate::grpc::{AdminService, AuthorityService, Handlers};
+use crate::http::HttpServer;
+use crate::scheduler::SweepScheduler;
+use crate::web::WebPages;
 use latchkey_api::v1::consumer_admin_server::ConsumerAdminServer;
 use latchkey_api::v1::token_authority_server::TokenAuthorityServer;
 use latchkey_core::authority::Authority;
@@ -11,13 +15,17 @@ use latchkey_core::cipher::SecretCipher;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::credentials::CallerCredentials;
 use latchkey_core::secret::OsRandomness;
+use latchkey_core::sweep::Sweeper;
 use latchkey_store::SeaStore;
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+
+/// How long closing the database pool may take once calls were cut at the end of the
+/// grace period.
+const POOL_CLOSE_AFTER_CUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +42,9 @@ pub enum StartupError {
     /// A credential hash is malformed.
     #[error(transparent)]
     Credentials(#[from] latchkey_core::credentials::CredentialConfigError),
+    /// The TLS files are unusable.
+    #[error("tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The listener could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -44,12 +55,35 @@ pub enum StartupError {
     },
 }
 
-/// The store and the authority over it, as `serve` and the CLI both need them.
+/// A server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The gRPC server failed.
+    #[error("the gRPC server failed: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    /// The HTTP server failed.
+    #[error("the HTTP server failed: {0}")]
+    Http(#[from] std::io::Error),
+    /// The sweep scheduler could not start.
+    #[error("the sweep scheduler failed: {0}")]
+    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
+    /// The metrics listener failed.
+    #[error("the metrics server failed: {0}")]
+    Metrics(std::io::Error),
+    /// The reflection service could not read the descriptors.
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// The store, the authority over it and the sweeper, as `serve` and the CLI both
+/// need them.
 pub struct Core {
     /// The database.
     pub store: Arc<SeaStore>,
     /// The authority.
     pub authority: Arc<Authority>,
+    /// Removes ended rows, with the authority's policy.
+    pub sweeper: Arc<Sweeper>,
 }
 
 /// Opens the database (migrating it when configured) and builds the authority.
@@ -66,12 +100,22 @@ pub async fn open_core(
     }
     let authority = Arc::new(Authority::new(
         store.clone(),
-        clock,
+        clock.clone(),
         Arc::new(OsRandomness),
         cipher,
         config.policy(),
     ));
-    Ok(Core { store, authority })
+    let sweeper = Arc::new(Sweeper::new(
+        store.clone(),
+        clock,
+        config.policy(),
+        config.sweep_settings(),
+    ));
+    Ok(Core {
+        store,
+        authority,
+        sweeper,
+    })
 }
 
 /// The sealing key: configured, read from a file, or, for an SQLite file with none
@@ -145,6 +189,9 @@ pub struct Application {
     port: u16,
     core: Core,
     credentials: Arc<CallerCredentials>,
+    sweeper_config: SweeperConfig,
+    http: HttpServer,
+    ops: crate::operations::Operations,
 }
 
 impl Application {
@@ -173,11 +220,34 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?
             .port();
+        let pages = WebPages::new(
+            &config.web,
+            core.authority.clone(),
+            credentials.clone(),
+            &config.public_base_url,
+        );
+        let http = HttpServer::bind(
+            &config.http,
+            &config.public_base_url,
+            core.authority.clone(),
+            pages,
+        )
+        .await
+        .map_err(|source| StartupError::Bind {
+            address: config.http.listen,
+            source,
+        })?;
+        http.use_caller_credentials(credentials.clone());
+        let ops = crate::operations::Operations::build(&config, &core).await?;
+        let http = ops.wrap_http(http);
         Ok(Application {
             listener,
             port,
             core,
             credentials,
+            sweeper_config: config.sweeper.clone(),
+            http,
+            ops,
         })
     }
 
@@ -186,25 +256,96 @@ impl Application {
         self.port
     }
 
+    /// The sweeper, which the scheduler runs; tests run it directly.
+    pub fn sweeper(&self) -> Arc<Sweeper> {
+        self.core.sweeper.clone()
+    }
+
+    /// The bound HTTP port (useful when configured as 0).
+    pub fn http_port(&self) -> u16 {
+        self.http.port()
+    }
+
+    /// The bound metrics port, unless metrics are off.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.ops.metrics_port()
+    }
+
     /// Serves until SIGTERM or Ctrl-C.
-    pub async fn run_until_stopped(self) -> Result<(), tonic::transport::Error> {
+    pub async fn run_until_stopped(self) -> Result<(), ServeError> {
         self.run_until(crate::shutdown::signal()).await
     }
 
-    /// Serves until `stop` completes, then finishes in-flight calls.
-    pub async fn run_until(
-        self,
-        stop: impl Future<Output = ()> + Send,
-    ) -> Result<(), tonic::transport::Error> {
-        let handlers = Handlers::new(self.core.authority.clone(), self.credentials.clone());
+    /// Starts the sweep scheduler (unless disabled) and serves gRPC, HTTP and metrics
+    /// until `stop` completes; then reports NOT_SERVING, stops accepting, gives
+    /// in-flight calls the grace period to finish, stops the scheduler and closes the
+    /// pool. If any server fails, all stop.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+        let scheduler = if self.sweeper_config.enabled {
+            Some(SweepScheduler::start(self.core.sweeper.clone(), &self.sweeper_config).await?)
+        } else {
+            tracing::info!("the sweeper is disabled in this process");
+            None
+        };
+        let (relay, stopping) = crate::shutdown::relay(stop);
+        let handlers = Handlers::new(
+            self.core.authority.clone(),
+            self.credentials.clone(),
+            self.ops.metrics(),
+        );
+        let (routes, health) = self.ops.grpc_routes(
+            TokenAuthorityServer::new(AuthorityService(handlers.clone())),
+            ConsumerAdminServer::new(AdminService(handlers)),
+        )?;
+        crate::health::prepare(&health).await;
+        tokio::spawn(crate::health::probe(
+            health,
+            self.core.store.clone(),
+            self.ops.probe_interval(),
+            self.ops.probe_timeout(),
+            stopping.clone(),
+        ));
         tracing::info!(port = self.port, "serving latchkey.v1 over gRPC");
-        tonic::transport::Server::builder()
-            .add_service(TokenAuthorityServer::new(AuthorityService(
-                handlers.clone(),
-            )))
-            .add_service(ConsumerAdminServer::new(AdminService(handlers)))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), stop)
-            .await
+        let mut ops = self.ops;
+        let metrics = crate::operations::Operations::serve_metrics(
+            ops.take_metrics_server(),
+            stopping.clone().stopped(),
+        );
+        let grpc = ops.serve_grpc(routes, self.listener, stopping.clone().stopped());
+        let http = async {
+            self.http
+                .serve(stopping.clone().stopped())
+                .await
+                .map_err(ServeError::from)
+        };
+        let mut servers = Box::pin(async { tokio::try_join!(grpc, http, metrics) });
+        let grace = ops.grace_period();
+        let mut cut = false;
+        let served = tokio::select! {
+            served = &mut servers => served,
+            () = relay => match tokio::time::timeout(grace, &mut servers).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period are cut");
+                    cut = true;
+                    Ok(((), (), ()))
+                }
+            },
+        };
+        drop(servers);
+        if let Some(scheduler) = scheduler {
+            scheduler.shutdown().await;
+        }
+        // Closing the pool waits for its connections to come back; calls cut at the
+        // end of the grace period may still hold some until the process exits.
+        let close = self.core.store.connection().clone().close();
+        if cut {
+            let _ = tokio::time::timeout(POOL_CLOSE_AFTER_CUT, close).await;
+        } else {
+            close.await.ok();
+        }
+        tracing::info!("stopped");
+        served.map(|_| ())
     }
 }
 

@@ -1,7 +1,7 @@
 //! `latchkey.v1.ConsumerAdmin`: consumer administration, admin credential only.
 
 use super::convert::{consumer, signature_methods};
-use super::{Handlers, observe};
+use super::{Handlers, oauth2, observe};
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::consumer_admin_server::ConsumerAdmin;
 use latchkey_core::AuthorityError;
@@ -25,7 +25,7 @@ impl ConsumerAdmin for AdminService {
     ) -> Result<Response<pb::RegisterConsumerResponse>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("RegisterConsumer", async {
+        observe(&self.0, "RegisterConsumer", async {
             let shared_secret = match (
                 message.shared_secret.is_empty(),
                 message.generate_shared_secret,
@@ -51,6 +51,7 @@ impl ConsumerAdmin for AdminService {
                 shared_secret,
                 signature_methods: signature_methods(&message.signature_methods)?,
                 access_token_ttl_seconds: message.token_policy.map(|p| p.access_token_ttl_seconds),
+                access_token_idle_seconds: message.token_policy.map(|p| p.idle_timeout_seconds),
             };
             let registered = self.0.authority.register_consumer(&caller, draft).await?;
             Ok(pb::RegisterConsumerResponse {
@@ -70,7 +71,7 @@ impl ConsumerAdmin for AdminService {
     ) -> Result<Response<pb::Consumer>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("GetConsumer", async {
+        observe(&self.0, "GetConsumer", async {
             Ok(consumer(
                 self.0.authority.get_consumer(&caller, &message.key).await?,
             ))
@@ -84,7 +85,7 @@ impl ConsumerAdmin for AdminService {
     ) -> Result<Response<pb::ListConsumersResponse>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("ListConsumers", async {
+        observe(&self.0, "ListConsumers", async {
             let page = self
                 .0
                 .authority
@@ -104,7 +105,7 @@ impl ConsumerAdmin for AdminService {
     ) -> Result<Response<pb::Consumer>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("UpdateConsumer", async {
+        observe(&self.0, "UpdateConsumer", async {
             let changes = ConsumerChanges {
                 name: message.name,
                 description: message.description,
@@ -117,6 +118,8 @@ impl ConsumerAdmin for AdminService {
                     Some(signature_methods(&message.signature_methods)?)
                 },
                 access_token_ttl_seconds: message.token_policy.map(|p| p.access_token_ttl_seconds),
+                access_token_idle_seconds: message.token_policy.map(|p| p.idle_timeout_seconds),
+                apply_to_issued_tokens: message.apply_to_issued_tokens,
             };
             Ok(consumer(
                 self.0
@@ -134,7 +137,7 @@ impl ConsumerAdmin for AdminService {
     ) -> Result<Response<pb::Consumer>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("SetConsumerEnabled", async {
+        observe(&self.0, "SetConsumerEnabled", async {
             Ok(consumer(
                 self.0
                     .authority
@@ -151,13 +154,91 @@ impl ConsumerAdmin for AdminService {
     ) -> Result<Response<pb::DeleteConsumerResponse>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("DeleteConsumer", async {
+        observe(&self.0, "DeleteConsumer", async {
             let deleted = self
                 .0
                 .authority
                 .delete_consumer(&caller, &message.key)
                 .await?;
             Ok(pb::DeleteConsumerResponse {
+                tokens_deleted: u32::try_from(deleted).unwrap_or(u32::MAX),
+            })
+        })
+        .await
+    }
+
+    async fn register_o_auth2_client(
+        &self,
+        request: Request<pb::RegisterOAuth2ClientRequest>,
+    ) -> Result<Response<pb::RegisterOAuth2ClientResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe(&self.0, "RegisterOAuth2Client", async {
+            let registered = self
+                .0
+                .authority
+                .register_oauth2_client(&caller, oauth2::draft(message))
+                .await?;
+            Ok(pb::RegisterOAuth2ClientResponse {
+                client: Some(oauth2::client(registered.client)),
+                client_secret: registered
+                    .secret
+                    .map(|s| s.expose_secret().to_owned())
+                    .unwrap_or_default(),
+            })
+        })
+        .await
+    }
+
+    async fn get_o_auth2_client(
+        &self,
+        request: Request<pb::GetOAuth2ClientRequest>,
+    ) -> Result<Response<pb::OAuth2Client>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe(&self.0, "GetOAuth2Client", async {
+            Ok(oauth2::client(
+                self.0
+                    .authority
+                    .get_oauth2_client(&caller, &message.client_id)
+                    .await?,
+            ))
+        })
+        .await
+    }
+
+    async fn rotate_o_auth2_client_secret(
+        &self,
+        request: Request<pb::RotateOAuth2ClientSecretRequest>,
+    ) -> Result<Response<pb::RotateOAuth2ClientSecretResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe(&self.0, "RotateOAuth2ClientSecret", async {
+            let secret = self
+                .0
+                .authority
+                .rotate_oauth2_client_secret(&caller, &message.client_id)
+                .await?;
+            Ok(pb::RotateOAuth2ClientSecretResponse {
+                client_secret: secret.expose_secret().to_owned(),
+            })
+        })
+        .await
+    }
+
+    async fn delete_o_auth2_client(
+        &self,
+        request: Request<pb::DeleteOAuth2ClientRequest>,
+    ) -> Result<Response<pb::DeleteOAuth2ClientResponse>, Status> {
+        let caller = self.0.caller(&request).await;
+        let message = request.into_inner();
+        observe(&self.0, "DeleteOAuth2Client", async {
+            let deleted = self
+                .0
+                .authority
+                .delete_oauth2_client(&caller, &message.client_id)
+                .await?;
+            Ok(pb::DeleteOAuth2ClientResponse {
                 tokens_deleted: u32::try_from(deleted).unwrap_or(u32::MAX),
             })
         })

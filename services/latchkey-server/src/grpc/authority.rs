@@ -1,7 +1,9 @@
 //! `latchkey.v1.TokenAuthority`: the dance, validation, revocation, a user's grants.
+//! Calls that carry OAuth 2.0 fields are handed to [`super::oauth2`] first.
 
 use super::convert::{http_request, request_token_state, timestamp};
-use super::{Handlers, observe};
+use super::{Handlers, oauth2, observe};
+use crate::metrics::TokenEvent;
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::token_authority_server::TokenAuthority;
 use latchkey_core::AuthorityError;
@@ -21,7 +23,7 @@ impl TokenAuthority for AuthorityService {
         request: Request<pb::IssueRequestTokenRequest>,
     ) -> Result<Response<pb::IssueRequestTokenResponse>, Status> {
         let message = request.into_inner();
-        observe("IssueRequestToken", async {
+        observe(&self.0, "IssueRequestToken", async {
             let issued = self
                 .0
                 .authority
@@ -44,7 +46,7 @@ impl TokenAuthority for AuthorityService {
     ) -> Result<Response<pb::DescribeRequestTokenResponse>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("DescribeRequestToken", async {
+        observe(&self.0, "DescribeRequestToken", async {
             let view = self
                 .0
                 .authority
@@ -68,7 +70,24 @@ impl TokenAuthority for AuthorityService {
     ) -> Result<Response<pb::AuthorizeResponse>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("Authorize", async {
+        observe(&self.0, "Authorize", async {
+            if let Some(oauth2) = message.oauth2 {
+                if !message.token.is_empty() {
+                    return Err(AuthorityError::invalid(
+                        "token",
+                        "set either an OAuth 1.0a token or an OAuth 2.0 request",
+                    ));
+                }
+                let authority = &self.0.authority;
+                return oauth2::authorize(
+                    authority,
+                    &caller,
+                    &message.user_id,
+                    message.decision,
+                    oauth2,
+                )
+                .await;
+            }
             let decision = match pb::Decision::try_from(message.decision) {
                 Ok(pb::Decision::Approve) => UserDecision::Approve,
                 Ok(pb::Decision::Deny) => UserDecision::Deny,
@@ -87,6 +106,7 @@ impl TokenAuthority for AuthorityService {
                     .unwrap_or_default(),
                 redirect_url: outcome.redirect_url.unwrap_or_default(),
                 out_of_band: outcome.out_of_band,
+                ..Default::default()
             })
         })
         .await
@@ -97,7 +117,16 @@ impl TokenAuthority for AuthorityService {
         request: Request<pb::ExchangeTokenRequest>,
     ) -> Result<Response<pb::ExchangeTokenResponse>, Status> {
         let message = request.into_inner();
-        observe("ExchangeToken", async {
+        observe(&self.0, "ExchangeToken", async {
+            if let Some(oauth2) = message.oauth2 {
+                if message.request.is_some() {
+                    return Err(AuthorityError::invalid(
+                        "request",
+                        "set either an OAuth 1.0a request or an OAuth 2.0 request",
+                    ));
+                }
+                return oauth2::exchange(&self.0.authority, oauth2).await;
+            }
             let issued = self
                 .0
                 .authority
@@ -108,6 +137,7 @@ impl TokenAuthority for AuthorityService {
                 token_secret: issued.token_secret.expose_secret().to_owned(),
                 expires_at: Some(timestamp(issued.expires_at)),
                 token_id: issued.token_id.to_string(),
+                ..Default::default()
             })
         })
         .await
@@ -119,7 +149,23 @@ impl TokenAuthority for AuthorityService {
     ) -> Result<Response<pb::ValidateAccessResponse>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("ValidateAccess", async {
+        observe(&self.0, "ValidateAccess", async {
+            if !message.bearer_token.is_empty() {
+                if message.request.is_some() {
+                    return Err(AuthorityError::invalid(
+                        "request",
+                        "set either a signed request or a bearer token",
+                    ));
+                }
+                let principal = self
+                    .0
+                    .authority
+                    .validate_bearer(&caller, &message.bearer_token)
+                    .await?;
+                return Ok(pb::ValidateAccessResponse {
+                    principal: Some(oauth2::principal(principal)),
+                });
+            }
             let principal = self
                 .0
                 .authority
@@ -131,6 +177,7 @@ impl TokenAuthority for AuthorityService {
                     consumer_key: principal.consumer_key,
                     token_id: principal.token_id.to_string(),
                     expires_at: Some(timestamp(principal.expires_at)),
+                    scopes: Vec::new(),
                 }),
             })
         })
@@ -143,7 +190,18 @@ impl TokenAuthority for AuthorityService {
     ) -> Result<Response<pb::RevokeResponse>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("Revoke", async {
+        observe(&self.0, "Revoke", async {
+            if let Some(
+                target @ (pb::revoke_request::Target::Oauth2Token(_)
+                | pb::revoke_request::Target::Oauth2GrantId(_)),
+            ) = message.target
+            {
+                let revoked =
+                    oauth2::revoke(&self.0.authority, &caller, target, message.actor).await?;
+                return Ok(pb::RevokeResponse {
+                    revoked: u32::try_from(revoked).unwrap_or(u32::MAX),
+                });
+            }
             let target = match message.target {
                 Some(pb::revoke_request::Target::TokenId(id)) => RevokeTarget::Token(
                     uuid::Uuid::parse_str(&id)
@@ -154,7 +212,11 @@ impl TokenAuthority for AuthorityService {
                     consumer_key: grants.consumer_key,
                 },
                 Some(pb::revoke_request::Target::ConsumerKey(key)) => RevokeTarget::Consumer(key),
-                None => {
+                Some(
+                    pb::revoke_request::Target::Oauth2Token(_)
+                    | pb::revoke_request::Target::Oauth2GrantId(_),
+                )
+                | None => {
                     return Err(AuthorityError::invalid(
                         "target",
                         "name a token, a user's grants or a consumer",
@@ -167,6 +229,12 @@ impl TokenAuthority for AuthorityService {
                 }
                 Some(pb::revoke_request::Actor::UserId(user_id)) => RevokeActor::User(user_id),
                 Some(pb::revoke_request::Actor::Admin(_)) => RevokeActor::Admin,
+                Some(pb::revoke_request::Actor::Oauth2Client(_)) => {
+                    return Err(AuthorityError::invalid(
+                        "actor",
+                        "an OAuth 2.0 client revokes only with oauth2_token",
+                    ));
+                }
                 None => {
                     return Err(AuthorityError::invalid(
                         "actor",
@@ -175,6 +243,7 @@ impl TokenAuthority for AuthorityService {
                 }
             };
             let revoked = self.0.authority.revoke(&caller, actor, &target).await?;
+            self.0.metrics.tokens(TokenEvent::Revoked, revoked);
             Ok(pb::RevokeResponse {
                 revoked: u32::try_from(revoked).unwrap_or(u32::MAX),
             })
@@ -188,11 +257,16 @@ impl TokenAuthority for AuthorityService {
     ) -> Result<Response<pb::ListAuthorizationsResponse>, Status> {
         let caller = self.0.caller(&request).await;
         let message = request.into_inner();
-        observe("ListAuthorizations", async {
+        observe(&self.0, "ListAuthorizations", async {
             let grants = self
                 .0
                 .authority
                 .list_authorizations(&caller, &message.user_id)
+                .await?;
+            let oauth2_grants = self
+                .0
+                .authority
+                .list_oauth2_authorizations(&caller, &message.user_id)
                 .await?;
             Ok(pb::ListAuthorizationsResponse {
                 authorizations: grants
@@ -201,9 +275,13 @@ impl TokenAuthority for AuthorityService {
                         token_id: grant.token_id.to_string(),
                         consumer_key: grant.consumer_key,
                         consumer_name: grant.consumer_name,
-                        issued_at: Some(timestamp(grant.issued_at)),
-                        expires_at: Some(timestamp(grant.expires_at)),
+                        issued_at: Some(timestamp(grant.times.created_at)),
+                        expires_at: Some(timestamp(grant.times.expires_at)),
+                        last_used_at: Some(timestamp(grant.times.last_used_at)),
+                        kind: pb::AuthorizationKind::Oauth1 as i32,
+                        scopes: Vec::new(),
                     })
+                    .chain(oauth2_grants.into_iter().map(oauth2::authorization))
                     .collect(),
             })
         })

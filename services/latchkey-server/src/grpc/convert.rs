@@ -80,6 +80,10 @@ pub fn consumer(record: ConsumerRecord) -> pb::Consumer {
                 .access_token_ttl_seconds
                 .and_then(|s| u64::try_from(s).ok())
                 .unwrap_or(0),
+            idle_timeout_seconds: record
+                .access_token_idle_seconds
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(0),
         }),
         enabled: record.enabled,
         created_at: Some(timestamp(record.created_at)),

@@ -1,17 +1,20 @@
 //! The gRPC layer: thin translators between `latchkey.v1` and the core.
 //!
 //! A handler extracts the caller and the request, calls one [`Authority`] method, and
-//! maps the result: no rule lives here. [`observe`] wraps every call to log one line
-//! with its outcome and to map errors through the one mapping in [`status`].
+//! maps the result: no rule lives here. [`observe`] wraps every call to log
+//! one line with its outcome, count it in the metrics, and map errors through the one
+//! mapping in [`status`].
 
 mod admin;
 mod authority;
 mod convert;
+mod oauth2;
 pub mod status;
 
 pub use admin::AdminService;
 pub use authority::AuthorityService;
 
+use crate::metrics::{Metrics, TokenEvent};
 use latchkey_core::AuthorityResult;
 use latchkey_core::authority::{Authority, Caller};
 use latchkey_core::credentials::CallerCredentials;
@@ -24,14 +27,20 @@ use tonic::{Request, Response, Status};
 pub struct Handlers {
     authority: Arc<Authority>,
     credentials: Arc<CallerCredentials>,
+    metrics: Arc<Metrics>,
 }
 
 impl Handlers {
     /// Handlers over one authority.
-    pub fn new(authority: Arc<Authority>, credentials: Arc<CallerCredentials>) -> Self {
+    pub fn new(
+        authority: Arc<Authority>,
+        credentials: Arc<CallerCredentials>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             authority,
             credentials,
+            metrics,
         }
     }
 
@@ -62,17 +71,25 @@ impl Handlers {
     }
 }
 
-/// Runs one call, logs its outcome, and maps its error.
+/// Runs one call, logs its outcome, counts it, and maps its error.
 async fn observe<T>(
+    handlers: &Handlers,
     rpc: &'static str,
     call: impl Future<Output = AuthorityResult<T>>,
 ) -> Result<Response<T>, Status> {
     let started = Instant::now();
     let result = call.await;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
     match result {
         Ok(response) => {
             tracing::info!(rpc, code = "OK", elapsed_ms, "rpc");
+            handlers.metrics.call("grpc", rpc, "OK", elapsed);
+            match rpc {
+                "IssueRequestToken" => handlers.metrics.tokens(TokenEvent::Issued, 1),
+                "ExchangeToken" => handlers.metrics.tokens(TokenEvent::Exchanged, 1),
+                _ => {}
+            }
             Ok(Response::new(response))
         }
         Err(error) => {
@@ -80,6 +97,9 @@ async fn observe<T>(
             let problem = error.problem().map(|p| p.as_str()).unwrap_or("");
             // `error` carries only non-secret detail (keys, states, reasons).
             tracing::info!(rpc, code = ?status.code(), problem, detail = %error, elapsed_ms, "rpc");
+            handlers
+                .metrics
+                .call("grpc", rpc, &format!("{:?}", status.code()), elapsed);
             Err(status)
         }
     }

@@ -17,6 +17,12 @@ pub const PROBLEM_DOMAIN: &str = "oauth";
 /// The metadata key that repeats the problem word.
 pub const PROBLEM_METADATA: &str = "oauth-problem";
 
+/// The ErrorInfo domain of OAuth 2.0 error words (RFC 6749 section 5.2).
+pub const OAUTH2_DOMAIN: &str = "oauth2";
+
+/// The metadata key that repeats the OAuth 2.0 error word.
+pub const OAUTH2_METADATA: &str = "oauth2-error";
+
 /// Maps a core error to the status the client sees.
 pub fn to_status(error: &AuthorityError) -> Status {
     match error {
@@ -49,6 +55,26 @@ pub fn to_status(error: &AuthorityError) -> Status {
             let details = ErrorDetails::with_bad_request_violation(*field, detail.clone());
             Status::with_error_details(Code::InvalidArgument, format!("{field}: {detail}"), details)
         }
+        AuthorityError::OAuth2(failure) => {
+            use latchkey_core::oauth2::OAuth2Error as E;
+            let code = match failure.error {
+                E::InvalidClient | E::InvalidToken => Code::Unauthenticated,
+                E::InvalidGrant | E::UnauthorizedClient | E::AccessDenied => Code::PermissionDenied,
+                E::InvalidRequest
+                | E::InvalidScope
+                | E::UnsupportedGrantType
+                | E::UnsupportedResponseType
+                | E::UnsupportedTokenType => Code::InvalidArgument,
+            };
+            let word = failure.error.as_str();
+            let details = ErrorDetails::with_error_info(word, OAUTH2_DOMAIN, HashMap::new());
+            let mut status =
+                Status::with_error_details(code, format!("{word}: {}", failure.detail), details);
+            status
+                .metadata_mut()
+                .insert(OAUTH2_METADATA, MetadataValue::from_static(word));
+            status
+        }
         AuthorityError::AlreadyExists { detail } => Status::already_exists(detail.clone()),
         AuthorityError::Unavailable { .. } => {
             Status::unavailable("the database is unavailable; retry later")
@@ -62,22 +88,11 @@ pub fn to_status(error: &AuthorityError) -> Status {
 }
 
 fn with_problem(code: Code, failure: &OAuthFailure) -> Status {
-    let mut metadata = HashMap::new();
-    let advice = &failure.advice;
-    if !advice.parameters.is_empty() {
-        let key = if failure.problem == Problem::ParameterAbsent {
-            "oauth_parameters_absent"
-        } else {
-            "oauth_parameters_rejected"
-        };
-        metadata.insert(key.to_owned(), advice.parameters.join("&"));
-    }
-    if let Some(range) = &advice.acceptable_timestamps {
-        metadata.insert("oauth_acceptable_timestamps".to_owned(), range.clone());
-    }
-    if let Some(versions) = &advice.acceptable_versions {
-        metadata.insert("oauth_acceptable_versions".to_owned(), versions.clone());
-    }
+    let metadata: HashMap<String, String> = failure
+        .companion_parameters()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
     let word = failure.problem.as_str();
     let details = ErrorDetails::with_error_info(word, PROBLEM_DOMAIN, metadata);
     let mut status =

@@ -1,0 +1,146 @@
+//! The operational sections of the configuration: gRPC limits and gRPC-Web origins,
+//! TLS, the metrics listener, the health probe and the shutdown grace period. They
+//! live apart from the domain settings in the parent module because operators, not
+//! OAuth policy, decide them.
+
+use super::{ConfigError, GrpcConfig};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// TLS for the gRPC and HTTP listeners (the metrics listener stays plain: keep it
+/// inside the cluster). Unset files: plain text.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// The private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// CA certificates, PEM. Set: every client must present a certificate signed by
+    /// one of them (mutual TLS for internal callers).
+    pub client_ca_file: Option<PathBuf>,
+    /// How often the certificate and key files are checked for changes; a changed
+    /// pair serves new connections without a restart. 0: never.
+    pub reload_interval_seconds: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            client_ca_file: None,
+            reload_interval_seconds: 30,
+        }
+    }
+}
+
+/// The Prometheus endpoint, `GET /metrics` on a listener of its own.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve metrics at all.
+    pub enabled: bool,
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        }
+    }
+}
+
+/// The gRPC health service is `SERVING` while a ping of the database succeeds.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Seconds between database pings.
+    pub probe_interval_seconds: u64,
+    /// A ping slower than this counts as a failure.
+    pub probe_timeout_seconds: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            probe_interval_seconds: 5,
+            probe_timeout_seconds: 2,
+        }
+    }
+}
+
+/// What happens on SIGTERM.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long in-flight calls may take to finish once the stop has come; after it,
+    /// the rest are cut. Keep it below the pod's `terminationGracePeriodSeconds`.
+    pub grace_period_seconds: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            grace_period_seconds: 20,
+        }
+    }
+}
+
+impl GrpcConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_message_bytes == 0
+            || self.call_timeout_seconds == 0
+            || self.concurrency_limit == 0
+        {
+            return Err(ConfigError::Invalid(
+                "grpc.max_message_bytes, grpc.call_timeout_seconds and grpc.concurrency_limit must be above 0".into(),
+            ));
+        }
+        for origin in &self.cors_allowed_origins {
+            if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "grpc.cors_allowed_origins: {origin:?} is not an origin"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TlsConfig {
+    /// Whether the listeners speak TLS.
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some()
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls.cert_file and tls.key_file go together: set both or neither".into(),
+            ));
+        }
+        if self.client_ca_file.is_some() && !self.enabled() {
+            return Err(ConfigError::Invalid(
+                "tls.client_ca_file needs tls.cert_file and tls.key_file".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl HealthConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.probe_interval_seconds == 0 || self.probe_timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "health.probe_interval_seconds and health.probe_timeout_seconds must be above 0"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}

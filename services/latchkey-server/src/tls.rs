@@ -1,0 +1,271 @@
+//! TLS for the gRPC and HTTP listeners, with rustls (ring), and mutual TLS when a
+//! client CA is configured.
+//!
+//! Both listeners share one [`ServerConfig`]. Its certificate comes from a resolver
+//! that a background task refreshes when the certificate or key file changes (checked
+//! every `tls.reload_interval_seconds`), so a renewed certificate (cert-manager
+//! rewriting a mounted Secret, say) serves new connections without a restart. A pair
+//! that fails to load is logged and the previous one kept. The client CA is read once
+//! at start-up: changing it needs a rolling restart.
+//!
+//! Handshakes run in their own tasks, so a slow or silent client cannot hold up the
+//! accept loop; a connection that has not finished its handshake within
+//! [`HANDSHAKE_TIMEOUT`] is dropped.
+
+use crate::config::TlsConfig;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, SystemTime};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::crypto::CryptoProvider;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use tokio_rustls::rustls::sign::CertifiedKey;
+use tokio_rustls::rustls::{RootCertStore, ServerConfig};
+use tokio_rustls::server::TlsStream;
+
+/// How long a client has to complete its handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The configured file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file holds no usable PEM, or the key does not match the certificate.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The server side of TLS for both listeners.
+#[derive(Clone)]
+pub struct Tls {
+    config: Arc<ServerConfig>,
+}
+
+impl Tls {
+    /// Loads the configured files; `None` when TLS is off.
+    pub fn from_config(config: &TlsConfig) -> Result<Option<Tls>, TlsError> {
+        let (Some(cert_file), Some(key_file)) = (&config.cert_file, &config.key_file) else {
+            return Ok(None);
+        };
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let resolver = Arc::new(ReloadingCert {
+            current: RwLock::new(load_pair(cert_file, key_file, &provider)?),
+        });
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Invalid(e.to_string()))?;
+        let builder = match &config.client_ca_file {
+            Some(ca_file) => {
+                let mut roots = RootCertStore::empty();
+                for cert in certificates(ca_file)? {
+                    roots
+                        .add(cert)
+                        .map_err(|e| TlsError::Invalid(format!("{}: {e}", ca_file.display())))?;
+                }
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|e| TlsError::Invalid(format!("{}: {e}", ca_file.display())))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut server = builder.with_cert_resolver(resolver.clone());
+        // gRPC needs HTTP/2; HTTP/1.1 serves gRPC-Web and the OAuth endpoints.
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        if config.reload_interval_seconds > 0 {
+            tokio::spawn(watch(
+                Arc::downgrade(&resolver),
+                cert_file.clone(),
+                key_file.clone(),
+                provider,
+                Duration::from_secs(config.reload_interval_seconds),
+            ));
+        }
+        Ok(Some(Tls {
+            config: Arc::new(server),
+        }))
+    }
+
+    /// The same settings offering only HTTP/1.1 (the OAuth listener speaks nothing
+    /// else).
+    pub fn http1_only(&self) -> Tls {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Tls {
+            config: Arc::new(config),
+        }
+    }
+
+    /// Accepts TCP connections on `listener` and yields those whose handshake
+    /// succeeded. The accept loop ends when the receiver is dropped.
+    pub fn incoming(
+        &self,
+        listener: TcpListener,
+    ) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
+        let (sender, receiver) = mpsc::channel(64);
+        let acceptor = TlsAcceptor::from(self.config.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = sender.closed() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                let (tcp, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors, say: back off rather than spin.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = sender.send((stream, peer)).await;
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        receiver
+    }
+}
+
+/// The certificate in use, swapped by [`watch`].
+#[derive(Debug)]
+struct ReloadingCert {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for ReloadingCert {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
+    }
+}
+
+/// Reloads the pair when either file's modification time changes, until the
+/// resolver is gone.
+async fn watch(
+    resolver: Weak<ReloadingCert>,
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    provider: Arc<CryptoProvider>,
+    every: Duration,
+) {
+    let stamp = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen: (Option<SystemTime>, Option<SystemTime>) = (stamp(&cert_file), stamp(&key_file));
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(resolver) = resolver.upgrade() else {
+            return;
+        };
+        let now = (stamp(&cert_file), stamp(&key_file));
+        if now == seen {
+            continue;
+        }
+        match load_pair(&cert_file, &key_file, &provider) {
+            Ok(pair) => {
+                *resolver.current.write().unwrap_or_else(|p| p.into_inner()) = pair;
+                seen = now;
+                tracing::info!(cert_file = %cert_file.display(), "TLS certificate reloaded");
+            }
+            // Half-written files (the certificate renewed, the key not yet): try again
+            // at the next check.
+            Err(error) => {
+                tracing::warn!(%error, "TLS certificate not reloaded; keeping the previous one")
+            }
+        }
+    }
+}
+
+fn load_pair(
+    cert_file: &Path,
+    key_file: &Path,
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, TlsError> {
+    let chain = certificates(cert_file)?;
+    let key = PrivateKeyDer::from_pem_slice(&read(key_file)?)
+        .map_err(|e| TlsError::Invalid(format!("{}: no private key: {e}", key_file.display())))?;
+    CertifiedKey::from_der(chain, key, provider)
+        .map(Arc::new)
+        .map_err(|e| TlsError::Invalid(format!("{}: {e}", cert_file.display())))
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(&read(path)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Invalid(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(TlsError::Invalid(format!(
+            "{}: no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The connections of [`Tls::incoming`] as a listener axum can serve.
+pub struct TlsListener {
+    connections: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    /// Serves TLS on `listener`.
+    pub fn new(tls: &Tls, listener: TcpListener) -> std::io::Result<TlsListener> {
+        let local = listener.local_addr()?;
+        Ok(TlsListener {
+            connections: tls.incoming(listener),
+            local,
+        })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.connections.recv().await {
+            Some(connection) => connection,
+            // The accept loop has ended; nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+}
