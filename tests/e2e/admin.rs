@@ -84,6 +84,7 @@ async fn consumers_are_registered_read_listed_in_pages_updated_and_deleted(app: 
                 callback_url: Some("https://app.example.com/cb".into()),
                 token_policy: Some(pb::TokenPolicy {
                     access_token_ttl_seconds: 5 * 365 * 24 * 3600,
+                    ..Default::default()
                 }),
                 ..Default::default()
             },
@@ -228,6 +229,7 @@ async fn bad_consumer_registrations_are_refused_with_the_field_named(app: &TestA
             pb::RegisterConsumerRequest {
                 token_policy: Some(pb::TokenPolicy {
                     access_token_ttl_seconds: 5 * 365 * 24 * 3600 + 1,
+                    ..Default::default()
                 }),
                 ..register("x")
             },

@@ -65,6 +65,7 @@ async fn ten_concurrent_decisions_on_one_request_token_record_one(app: &TestApp)
                             token,
                             user_id: format!("user-{i}"),
                             decision: decision as i32,
+                            ..Default::default()
                         },
                         FRONTEND,
                     ))

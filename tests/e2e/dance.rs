@@ -301,6 +301,7 @@ async fn calls_that_assert_a_user_need_the_frontend_credential(app: &TestApp) {
             token: token.clone(),
             user_id: "eve".into(),
             decision: pb::Decision::Approve as i32,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -311,6 +312,7 @@ async fn calls_that_assert_a_user_need_the_frontend_credential(app: &TestApp) {
                 token: token.clone(),
                 user_id: "eve".into(),
                 decision: pb::Decision::Approve as i32,
+                ..Default::default()
             },
             "a-wrong-credential",
         ))

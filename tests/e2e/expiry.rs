@@ -4,9 +4,8 @@
 use chrono::Duration;
 use latchkey_api::v1 as pb;
 use latchkey_tests::app::{ADMIN, with_credential};
-use latchkey_tests::consumer::{Signer, TestConsumer};
 use latchkey_tests::flows::{
-    access_token, decide, describe, grants, hmac_consumer, register, request_token,
+    access_token, decide, describe, grants, hmac_consumer, hmac_consumer_with_policy, request_token,
 };
 use latchkey_tests::{TestApp, assert_problem};
 use tonic::Code;
@@ -55,21 +54,15 @@ async fn an_approved_request_token_cannot_be_exchanged_once_expired(app: &TestAp
 }
 
 async fn an_access_token_ends_at_its_consumers_policy(app: &TestApp) {
-    let secret = register(
+    let hourly = hmac_consumer_with_policy(
         app,
-        pb::RegisterConsumerRequest {
-            key: "hourly".into(),
-            name: "Hourly".into(),
-            generate_shared_secret: true,
-            token_policy: Some(pb::TokenPolicy {
-                access_token_ttl_seconds: 3600,
-            }),
+        "hourly",
+        Some(pb::TokenPolicy {
+            access_token_ttl_seconds: 3600,
             ..Default::default()
-        },
+        }),
     )
-    .await
-    .generated_shared_secret;
-    let hourly = TestConsumer::new("hourly", Signer::HmacSha1(secret), app.clock.clone());
+    .await;
     let weekly = hmac_consumer(app, "weekly").await;
     let (hourly_token, hourly_secret, _) = access_token(app, &hourly, "rob").await;
     let (weekly_token, weekly_secret, _) = access_token(app, &weekly, "rob").await;
@@ -120,6 +113,7 @@ async fn a_policy_change_applies_to_tokens_issued_afterwards_only(app: &TestApp)
                 key: "changing".into(),
                 token_policy: Some(pb::TokenPolicy {
                     access_token_ttl_seconds: 60,
+                    ..Default::default()
                 }),
                 ..Default::default()
             },

@@ -27,14 +27,45 @@ macro_rules! on_both_backends {
     };
 }
 
+/// As `on_both_backends!`, with the configuration changed by `$adjust` first; the
+/// tests land in `$module` so a file may use this beside `on_both_backends!`.
+macro_rules! on_both_backends_with {
+    ($module:ident, $adjust:ident => $($name:ident),+ $(,)?) => {
+        mod $module {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        crate::run_with(latchkey_tests::Backend::Sqlite, super::super::$adjust, super::super::$name).await;
+                    }
+                )+
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        crate::run_with(latchkey_tests::Backend::Postgres, super::super::$adjust, super::super::$name).await;
+                    }
+                )+
+            }
+        }
+    };
+}
+
 mod admin;
 mod concurrency;
 mod dance;
+mod ecosystem;
 mod expiry;
+mod http;
+mod oauth2;
+mod oauth2_http;
 mod operations;
 mod problems;
 mod revoke;
 mod storage;
+mod sweeping;
+mod web;
 
 use futures::FutureExt;
 use latchkey_server::config::Config;

@@ -251,13 +251,13 @@ async fn away_and_back(
     }
 }
 
-fn allow_connections(name: &str, allowed: bool) -> String {
+pub(crate) fn allow_connections(name: &str, allowed: bool) -> String {
     format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}")
 }
 
 /// Ends every session on the database and waits until they are gone: a terminated
 /// backend lingers a moment, and a ping could still reach it.
-async fn disconnect_everyone(admin: &DatabaseConnection, name: &str) {
+pub(crate) async fn disconnect_everyone(admin: &DatabaseConnection, name: &str) {
     let others =
         format!("FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()");
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -277,6 +277,7 @@ async fn every_problem_word_comes_with_its_code(app: &TestApp) {
         client
             .exchange_token(pb::ExchangeTokenRequest {
                 request: Some(signed),
+                ..Default::default()
             })
             .await,
         Code::InvalidArgument,
@@ -342,6 +343,7 @@ async fn every_problem_word_comes_with_its_code(app: &TestApp) {
     client
         .validate_access(pb::ValidateAccessRequest {
             request: Some(signed),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -369,6 +371,7 @@ async fn a_replayed_request_is_refused_as_nonce_used(app: &TestApp) {
     client
         .validate_access(pb::ValidateAccessRequest {
             request: Some(other.sign("GET", RESOURCE_URL, &extras)),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -381,6 +384,7 @@ async fn a_replayed_request_is_refused_as_nonce_used(app: &TestApp) {
     client
         .validate_access(pb::ValidateAccessRequest {
             request: Some(consumer.sign("GET", RESOURCE_URL, &extras)),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -4,9 +4,10 @@ use latchkey_api::v1::consumer_admin_client::ConsumerAdminClient;
 use latchkey_api::v1::token_authority_client::TokenAuthorityClient;
 use latchkey_core::clock::ManualClock;
 use latchkey_core::credentials::hash_credential;
+use latchkey_core::sweep::Sweeper;
 use latchkey_server::config::Config;
 use latchkey_server::startup::Application;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use std::sync::{Arc, LazyLock};
 use tonic::transport::Channel;
 
@@ -117,10 +118,16 @@ impl TestDatabase {
 pub struct TestApp {
     pub backend: Backend,
     pub port: u16,
+    /// The HTTP listener's port (Jira's OAuth endpoints).
+    pub http_port: u16,
+    /// The Prometheus listener's port.
+    pub metrics_port: Option<u16>,
     pub clock: Arc<ManualClock>,
     pub authority: TokenAuthorityClient<Channel>,
     pub admin: ConsumerAdminClient<Channel>,
     pub config: Config,
+    /// The server's sweeper; tests run it directly, on the server's clock.
+    pub sweeper: Arc<Sweeper>,
     database: TestDatabase,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -137,6 +144,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let (database, url) = TestDatabase::create(backend).await?;
     let mut config = Config::default();
     config.grpc.listen = "127.0.0.1:0".parse().unwrap();
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.metrics.listen = "127.0.0.1:0".parse().unwrap();
     config.database.url = url;
     config.database.migrate_on_start = Some(true);
     config.database.max_connections = 8;
@@ -144,6 +153,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     config.public_base_url = "https://auth.example.com".into();
     config.credentials.admin_hash = Some(HASHES.0.clone());
     config.credentials.frontend_hash = Some(HASHES.1.clone());
+    // Tests run sweeps themselves, at the moments they choose; the scheduler's own
+    // tests turn it on.
+    config.sweeper.enabled = false;
     adjust(&mut config);
 
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
@@ -151,6 +163,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         .await
         .expect("the server builds");
     let port = app.port();
+    let sweeper = app.sweeper();
+    let http_port = app.http_port();
+    let metrics_port = app.metrics_port();
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(async move {
         app.run_until(async {
@@ -159,18 +174,23 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         .await
         .expect("the server runs");
     });
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+    // Over TLS the test makes its own channels; this plain one is never used.
+    let channel = if config.tls.enabled() {
+        endpoint.connect_lazy()
+    } else {
+        endpoint.connect().await.unwrap()
+    };
     Some(TestApp {
         backend,
         port,
+        http_port,
+        metrics_port,
         clock,
         authority: TokenAuthorityClient::new(channel.clone()),
         admin: ConsumerAdminClient::new(channel),
         config,
+        sweeper,
         database,
         stop: Some(stop),
         server: Some(server),
@@ -183,21 +203,55 @@ pub fn service_hash() -> String {
 }
 
 impl TestApp {
-    /// Stops the server and removes the database.
-    pub async fn cleanup(mut self) {
+    /// Stops the server and removes the database; says whether the server stopped
+    /// within 5 s.
+    pub async fn cleanup(mut self) -> bool {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        let mut stopped = true;
         if let Some(server) = self.server.take() {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), server).await;
+            stopped = tokio::time::timeout(std::time::Duration::from_secs(5), server)
+                .await
+                .is_ok_and(|joined| joined.is_ok());
         }
         self.database.drop_it().await;
+        stopped
+    }
+
+    /// Sends the stop signal, as SIGTERM would, without waiting; `cleanup` then waits.
+    pub fn send_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     /// Where this app's data lives (a test that takes its Postgres database away needs
     /// the name).
     pub fn database(&self) -> &TestDatabase {
         &self.database
+    }
+
+    /// A connection of its own to the app's database, for seeding and counting rows
+    /// behind the server's back.
+    pub async fn sql(&self) -> DatabaseConnection {
+        Database::connect(&self.config.database.url).await.unwrap()
+    }
+
+    /// Rows in a table.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let db = self.sql().await;
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let count = row.try_get::<i64>("", "n").unwrap();
+        let _ = db.close().await;
+        count
     }
 
     /// The server clock's reading, in Unix seconds.

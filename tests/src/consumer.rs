@@ -148,6 +148,7 @@ impl TestConsumer {
                     ..Extras::default()
                 },
             )),
+            ..Default::default()
         }
     }
 
@@ -163,6 +164,7 @@ impl TestConsumer {
                     ..Extras::default()
                 },
             )),
+            ..Default::default()
         }
     }
 }

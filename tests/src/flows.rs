@@ -6,6 +6,15 @@ use latchkey_api::v1 as pb;
 
 /// Registers an HMAC-SHA1 consumer with a generated secret.
 pub async fn hmac_consumer(app: &TestApp, key: &str) -> TestConsumer {
+    hmac_consumer_with_policy(app, key, None).await
+}
+
+/// Registers an HMAC-SHA1 consumer with a generated secret and its own token policy.
+pub async fn hmac_consumer_with_policy(
+    app: &TestApp,
+    key: &str,
+    token_policy: Option<pb::TokenPolicy>,
+) -> TestConsumer {
     let mut admin = app.admin.clone();
     let response = admin
         .register_consumer(with_credential(
@@ -14,6 +23,7 @@ pub async fn hmac_consumer(app: &TestApp, key: &str) -> TestConsumer {
                 name: format!("{key} app"),
                 description: "A test consumer".into(),
                 generate_shared_secret: true,
+                token_policy,
                 ..Default::default()
             },
             ADMIN,
@@ -81,6 +91,7 @@ pub async fn decide(
                 token: token.into(),
                 user_id: user.into(),
                 decision: decision as i32,
+                ..Default::default()
             },
             FRONTEND,
         ))

@@ -12,7 +12,9 @@
 pub mod app;
 pub mod consumer;
 pub mod flows;
+pub mod http;
 pub mod logs;
+pub mod oauth2;
 
 pub use app::{Backend, TestApp, spawn_app};
 pub use consumer::{Extras, TestConsumer};
