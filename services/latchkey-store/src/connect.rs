@@ -8,6 +8,7 @@
 //! that option; there the guarded `UPDATE`s are re-checked after the row lock.
 
 use crate::error::db_err;
+use crate::nonces::NonceWriter;
 use latchkey_core::store::StoreError;
 use latchkey_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
@@ -25,6 +26,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long opening a new connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Nonce batches Postgres writes at once (see [`crate::nonces`]).
+const NONCE_WRITERS: usize = 4;
+
 /// URL prefixes of the backends this store is built and tested for.
 const SUPPORTED_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
 
@@ -41,6 +45,7 @@ pub struct PoolUsage {
 #[derive(Debug, Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    nonces: NonceWriter,
 }
 
 impl SeaStore {
@@ -89,7 +94,14 @@ impl SeaStore {
             });
         }
         let db = Database::connect(options).await.map_err(db_err)?;
-        Ok(SeaStore { db })
+        // SQLite has one writer at a time: more nonce writers would only queue on its
+        // lock. Postgres takes several batches at once.
+        let nonce_writers = match db.get_database_backend() {
+            DbBackend::Sqlite => 1,
+            _ => NONCE_WRITERS,
+        };
+        let nonces = NonceWriter::start(db.clone(), nonce_writers);
+        Ok(SeaStore { db, nonces })
     }
 
     /// Runs every pending migration.
@@ -104,6 +116,11 @@ impl SeaStore {
             .await
             .map(|pending| pending.len())
             .map_err(db_err)
+    }
+
+    /// The queue that writes spent nonces in batches.
+    pub(crate) fn nonce_writer(&self) -> &NonceWriter {
+        &self.nonces
     }
 
     /// The underlying connection pool.

@@ -1,7 +1,21 @@
-//! Nonces: the replay check. One `INSERT ... ON CONFLICT` decides, so of any number of
-//! concurrent uses of one nonce, on any number of replicas, exactly one sees `true`.
-//! A record whose window has passed is overwritten in the same statement, so replay
-//! protection never waits for the sweeper, and the sweeper only keeps the table small.
+//! Nonces: the replay check, written by group commit.
+//!
+//! Every OAuth 1.0a validation spends a nonce, so every validation writes. Rather than
+//! one statement and one commit per call, the calls waiting at one moment share one
+//! multi-row `INSERT ... ON CONFLICT ... RETURNING`. No call waits for a timer: a
+//! writer takes the first waiting nonce and everything else already queued (up to
+//! [`MAX_BATCH`]), writes them in one round trip, and answers each; the calls that
+//! arrive meanwhile form the next batch. Under light load a batch is one nonce; under
+//! heavy load hundreds share a round trip and a commit.
+//!
+//! The rule is the one a single `INSERT ... ON CONFLICT` per nonce kept: of any number
+//! of concurrent uses of one nonce, on any number of replicas, exactly one wins. The
+//! rows the statement returns are those it inserted, or took over from a record whose
+//! window had passed (so replay protection never waits for the sweeper): those uses
+//! won. A nonce twice in one batch is decided before the statement (the first use
+//! contends, the second has lost), and the batch is written in key order, so two
+//! replicas' batches lock rows in one order and cannot deadlock. A record is taken over
+//! only if it had expired by the earliest call of the batch: never early.
 
 use crate::connect::SeaStore;
 use crate::convert::millis;
@@ -11,30 +25,172 @@ use chrono::{DateTime, Utc};
 use latchkey_core::records::NonceRecord;
 use latchkey_core::store::StoreError;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use nonces::Column;
 
-pub(crate) async fn use_nonce(
-    store: &SeaStore,
-    nonce: &NonceRecord,
+/// The most nonces one statement writes (four bound values each).
+const MAX_BATCH: usize = 512;
+/// Calls that may wait for a writer before `spend` itself waits.
+const QUEUE_DEPTH: usize = 16_384;
+
+/// One call's nonce and where its answer goes.
+struct Spend {
+    record: NonceRecord,
+    now: DateTime<Utc>,
+    answer: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// The queue in front of the nonce writers.
+#[derive(Clone)]
+pub(crate) struct NonceWriter {
+    queue: mpsc::Sender<Spend>,
+}
+
+impl std::fmt::Debug for NonceWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NonceWriter").finish_non_exhaustive()
+    }
+}
+
+impl NonceWriter {
+    /// Starts `writers` tasks writing over `db`. They end when the last
+    /// `NonceWriter` clone is dropped.
+    pub(crate) fn start(db: DatabaseConnection, writers: usize) -> NonceWriter {
+        let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
+        let waiting = Arc::new(Mutex::new(waiting));
+        for _ in 0..writers.max(1) {
+            tokio::spawn(write_batches(db.clone(), waiting.clone()));
+        }
+        NonceWriter { queue }
+    }
+
+    /// Spends `record`: `true` if this use is the first.
+    pub(crate) async fn spend(
+        &self,
+        record: &NonceRecord,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let stopped = || StoreError::Unavailable("the nonce writer has stopped".to_owned());
+        let (answer, answered) = oneshot::channel();
+        let spend = Spend {
+            record: record.clone(),
+            now,
+            answer,
+        };
+        self.queue.send(spend).await.map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+/// One writer: takes a batch, writes it, answers, again.
+async fn write_batches(db: DatabaseConnection, waiting: Arc<Mutex<mpsc::Receiver<Spend>>>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut waiting = waiting.lock().await;
+            match waiting.recv().await {
+                Some(first) => batch.push(first),
+                None => return,
+            }
+            while batch.len() < MAX_BATCH {
+                match waiting.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+        }
+        write_batch(&db, batch).await;
+    }
+}
+
+async fn write_batch(db: &DatabaseConnection, mut batch: Vec<Spend>) {
+    batch.sort_by(|a, b| {
+        (&a.record.consumer_key, &a.record.nonce).cmp(&(&b.record.consumer_key, &b.record.nonce))
+    });
+    let mut contenders = Vec::with_capacity(batch.len());
+    let mut seen = HashSet::new();
+    for spend in batch {
+        if seen.insert((
+            spend.record.consumer_key.clone(),
+            spend.record.nonce.clone(),
+        )) {
+            contenders.push(spend);
+        } else {
+            let _ = spend.answer.send(Ok(false));
+        }
+    }
+    let Some(earliest) = contenders.iter().map(|spend| spend.now).min() else {
+        return;
+    };
+    let rows = contenders.iter().map(|spend| row_of(&spend.record));
+    let written = nonces::Entity::insert_many(rows)
+        .on_conflict(take_over_if_expired_by(earliest))
+        .exec_with_returning(db)
+        .await;
+    let won: HashSet<(String, String)> = match written {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|row| (row.consumer_key, row.nonce))
+            .collect(),
+        // Every use lost, reported as an error rather than as no rows.
+        Err(DbErr::RecordNotInserted) => HashSet::new(),
+        Err(err) => {
+            let error = db_err(err);
+            if matches!(error, StoreError::Unavailable(_)) || contenders.len() == 1 {
+                for spend in contenders {
+                    let _ = spend.answer.send(Err(error.clone()));
+                }
+            } else {
+                // One bad row (a consumer deleted meanwhile) fails the whole statement:
+                // each nonce is written alone, so only that one fails.
+                for spend in contenders {
+                    let answer = spend_one(db, &spend.record, spend.now).await;
+                    let _ = spend.answer.send(answer);
+                }
+            }
+            return;
+        }
+    };
+    for spend in contenders {
+        let key = (
+            spend.record.consumer_key.clone(),
+            spend.record.nonce.clone(),
+        );
+        let _ = spend.answer.send(Ok(won.contains(&key)));
+    }
+}
+
+fn row_of(record: &NonceRecord) -> nonces::ActiveModel {
+    nonces::ActiveModel {
+        consumer_key: Set(record.consumer_key.clone()),
+        nonce: Set(record.nonce.clone()),
+        timestamp: Set(record.timestamp),
+        expires_at: Set(millis(record.expires_at)),
+    }
+}
+
+/// On a nonce already recorded: take the record over only if its window had passed by
+/// `now` (the use is then the first since it was forgotten); otherwise leave it.
+fn take_over_if_expired_by(now: DateTime<Utc>) -> OnConflict {
+    OnConflict::columns([Column::ConsumerKey, Column::Nonce])
+        .update_columns([Column::Timestamp, Column::ExpiresAt])
+        .action_and_where(Expr::col((nonces::Entity, Column::ExpiresAt)).lte(millis(now)))
+        .to_owned()
+}
+
+/// One nonce in its own statement.
+async fn spend_one(
+    db: &DatabaseConnection,
+    record: &NonceRecord,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let row = nonces::ActiveModel {
-        consumer_key: Set(nonce.consumer_key.clone()),
-        nonce: Set(nonce.nonce.clone()),
-        timestamp: Set(nonce.timestamp),
-        expires_at: Set(millis(nonce.expires_at)),
-    };
-    let inserted = nonces::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([Column::ConsumerKey, Column::Nonce])
-                .update_columns([Column::Timestamp, Column::ExpiresAt])
-                // Only a forgotten (expired) record may be taken over.
-                .action_and_where(Expr::col((nonces::Entity, Column::ExpiresAt)).lte(millis(now)))
-                .to_owned(),
-        )
-        .exec_without_returning(store.connection())
+    let inserted = nonces::Entity::insert(row_of(record))
+        .on_conflict(take_over_if_expired_by(now))
+        .exec_without_returning(db)
         .await;
     match inserted {
         Ok(rows) => Ok(rows == 1),
@@ -43,6 +199,14 @@ pub(crate) async fn use_nonce(
         Err(err) if is_unique_violation(&err) => Ok(false),
         Err(err) => Err(db_err(err)),
     }
+}
+
+pub(crate) async fn use_nonce(
+    store: &SeaStore,
+    nonce: &NonceRecord,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    store.nonce_writer().spend(nonce, now).await
 }
 
 /// Deletes up to `limit` records whose window has passed; the keys come from one range

@@ -66,6 +66,7 @@ on_both_backends!(
     consumers::times_round_trip_with_millisecond_precision,
     nonces::a_nonce_is_accepted_once_per_consumer_and_refused_for_an_unknown_one,
     nonces::twenty_concurrent_uses_of_one_nonce_admit_exactly_one,
+    nonces::a_crowd_of_concurrent_nonces_admits_exactly_one_use_of_each,
     request_tokens::a_pending_request_token_is_decided_once_and_an_expired_one_never,
     request_tokens::thirty_concurrent_exchanges_of_one_request_token_yield_exactly_one_access_token,
     request_tokens::an_expired_or_unapproved_request_token_cannot_be_exchanged,

@@ -40,3 +40,37 @@ pub async fn twenty_concurrent_uses_of_one_nonce_admit_exactly_one(store: Arc<Se
     assert_eq!(admitted, 1);
     assert_eq!(count_rows(&store, "nonces").await, 1);
 }
+
+/// Many validations at once share one write (see the store's nonces module): each
+/// nonce still goes to exactly one of its users, and a bad nonce in the crowd (its
+/// consumer unknown) fails alone.
+pub async fn a_crowd_of_concurrent_nonces_admits_exactly_one_use_of_each(store: Arc<SeaStore>) {
+    insert_consumer(&store, "c-1").await;
+    insert_consumer(&store, "c-2").await;
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let store = store.clone();
+            let consumer = if i % 2 == 0 { "c-1" } else { "c-2" };
+            // 40 nonces per consumer, each used five times.
+            let record = nonce(consumer, &format!("crowd-{}", i % 80));
+            tokio::spawn(async move { (record.clone(), store.use_nonce(&record, now()).await) })
+        })
+        .collect();
+    let ghost = {
+        let store = store.clone();
+        tokio::spawn(async move { store.use_nonce(&nonce("ghost-consumer", "x"), now()).await })
+    };
+    let mut admitted = std::collections::HashMap::new();
+    for task in tasks {
+        let (record, used) = task.await.unwrap();
+        if used.unwrap() {
+            *admitted
+                .entry((record.consumer_key, record.nonce))
+                .or_insert(0) += 1;
+        }
+    }
+    assert_eq!(admitted.len(), 80, "every distinct nonce admitted once");
+    assert!(admitted.values().all(|&uses| uses == 1), "{admitted:?}");
+    assert!(matches!(ghost.await.unwrap(), Err(StoreError::Internal(_))));
+    assert_eq!(count_rows(&store, "nonces").await, 80);
+}
