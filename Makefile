@@ -3,7 +3,7 @@
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: build run test interop lint fmt core-purity helm-lint
+.PHONY: build run test interop lint fmt core-purity helm-lint bench
 
 ## build: compile every crate and test
 build:
@@ -52,6 +52,15 @@ browser:
 		$$SUDO apt-get update -qq && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
+
+## bench: the benchmark scenarios on SQLite and Postgres, release builds; report in .build/bench/report.md
+# Run it on a quiet machine: every figure is a ratio to a baseline from the same run,
+# but a build running beside it still skews the ratios. BENCH_ARGS passes options
+# through (`make bench BENCH_ARGS="--backends sqlite --seconds 5"`; `--help` lists them).
+RELEASE_DIR := $(or $(CARGO_TARGET_DIR),target)/release
+bench:
+	$(CARGO) build --release -p latchkey-server -p latchkey-bench --bin latchkey --bin latchkey-bench
+	$(RELEASE_DIR)/latchkey-bench --binary $(RELEASE_DIR)/latchkey $(BENCH_ARGS)
 
 ## lint: formatting and clippy, warnings are errors
 lint:

@@ -48,7 +48,7 @@ pub enum TestDatabase {
 
 impl TestDatabase {
     /// A fresh, empty database, or `None` when Postgres is unreachable off CI.
-    async fn create(backend: Backend) -> Option<(TestDatabase, String)> {
+    pub async fn create(backend: Backend) -> Option<(TestDatabase, String)> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         match backend {
             Backend::Sqlite => {
@@ -91,7 +91,8 @@ impl TestDatabase {
         }
     }
 
-    async fn drop_it(&self) {
+    /// Removes the database (its file, or drops it on the server).
+    pub async fn drop_it(&self) {
         match self {
             TestDatabase::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm", ".key"] {

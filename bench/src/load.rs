@@ -1,0 +1,123 @@
+//! The load generator: `concurrency` callers spread over a few HTTP/2 connections, each
+//! sending one call after another for a fixed time, as internal services do. A warm-up
+//! runs first and is not recorded. Every latency goes into an HDR histogram, so p99.9
+//! is exact to three significant digits rather than a sample.
+
+use hdrhistogram::Histogram;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+/// How a run is shaped.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Concurrent callers (each waits for its answer before the next call).
+    pub concurrency: usize,
+    /// Not recorded.
+    pub warm_up: Duration,
+    /// Recorded.
+    pub duration: Duration,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// Calls answered OK in the recorded time.
+    pub calls: u64,
+    /// Calls that failed in the recorded time.
+    pub errors: u64,
+    /// The first failure seen, to explain the errors.
+    pub first_error: Option<String>,
+    /// The recorded time, as it really ran.
+    pub elapsed: Duration,
+    latencies: Histogram<u64>,
+}
+
+impl Measured {
+    /// Answered calls per second.
+    pub fn throughput(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// A latency quantile (0.5, 0.99, 0.999).
+    pub fn quantile(&self, q: f64) -> Duration {
+        Duration::from_nanos(self.latencies.value_at_quantile(q))
+    }
+}
+
+/// Makes each call. `call(channel, n)` sends the `n`th call of one caller.
+pub trait Caller: Send + Sync + 'static {
+    /// One call's future.
+    fn call(
+        &self,
+        channel: Channel,
+        n: u64,
+    ) -> impl Future<Output = Result<(), tonic::Status>> + Send;
+}
+
+/// Runs `caller` in `shape` over `channels` (one per connection).
+pub async fn run<C: Caller>(
+    caller: Arc<C>,
+    channels: &[Channel],
+    shape: Shape,
+) -> anyhow::Result<Measured> {
+    let recording = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::with_capacity(shape.concurrency);
+    for worker in 0..shape.concurrency {
+        let channel = channels[worker % channels.len()].clone();
+        let (caller, recording, stop) = (caller.clone(), recording.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            // 1 ns to 60 s, three significant digits.
+            let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
+            let (mut calls, mut errors, mut first_error) = (0u64, 0u64, None);
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let result = caller.call(channel.clone(), n).await;
+                let took = started.elapsed();
+                n += 1;
+                if !recording.load(Ordering::Relaxed) {
+                    continue;
+                }
+                match result {
+                    Ok(()) => {
+                        calls += 1;
+                        latencies.saturating_record(took.as_nanos() as u64);
+                    }
+                    Err(status) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| status.to_string());
+                    }
+                }
+            }
+            anyhow::Ok((calls, errors, first_error, latencies))
+        }));
+    }
+    tokio::time::sleep(shape.warm_up).await;
+    recording.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(shape.duration).await;
+    recording.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut measured = Measured {
+        calls: 0,
+        errors: 0,
+        first_error: None,
+        elapsed,
+        latencies: Histogram::new_with_bounds(1, 60_000_000_000, 3)?,
+    };
+    for task in tasks {
+        let (calls, errors, first_error, latencies) = task.await??;
+        measured.calls += calls;
+        measured.errors += errors;
+        if measured.first_error.is_none() {
+            measured.first_error = first_error;
+        }
+        measured.latencies.add(latencies)?;
+    }
+    Ok(measured)
+}

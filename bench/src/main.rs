@@ -1,0 +1,375 @@
+//! `latchkey-bench`: the numbers behind BENCHMARKS.md.
+//!
+//! Each scenario gets a fresh `latchkey serve` (the release binary) on a fresh
+//! database, on SQLite and on Postgres, with this load generator on the same machine.
+//! Every figure is quoted beside the baseline, a no-op RPC on the same server stack
+//! measured in the same run, because these machines are noisy: ratios travel, absolute
+//! numbers do not.
+//!
+//! Besides throughput and latency, each scenario reports the server's own CPU time per
+//! call (from `/proc`, so the load generator's share of the machine does not count),
+//! its peak resident memory, its resident memory when idle, and its start-up time to
+//! `SERVING`.
+
+mod load;
+mod scenarios;
+mod server;
+
+use anyhow::Context;
+use clap::Parser;
+use latchkey_tests::Backend;
+use load::{Caller, Measured, Shape};
+use server::{Hashes, Server};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::transport::Channel;
+
+/// Runs the benchmark scenarios and writes a Markdown report.
+#[derive(Debug, Parser)]
+struct Arguments {
+    /// The server binary (build it with `cargo build --release`).
+    #[arg(long, default_value = "target/release/latchkey")]
+    binary: PathBuf,
+    /// Backends to run on.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
+    /// Recorded seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Unrecorded warm-up seconds before each.
+    #[arg(long, default_value_t = 2)]
+    warm_up_seconds: u64,
+    /// Connections the callers share.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Concurrent callers; by default the lowest of 8, 16, 32, 64 and 128 that gives
+    /// the baseline at least 95% of its best throughput.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Scenarios to run besides the baseline: hmac, rsa, bearer.
+    #[arg(long, value_delimiter = ',', default_value = "hmac,rsa,bearer")]
+    scenarios: Vec<String>,
+    /// RSA-SHA1 requests to sign before that scenario.
+    #[arg(long, default_value_t = 60_000)]
+    rsa_requests: usize,
+    /// Where to write the report (it is printed too).
+    #[arg(long, default_value = ".build/bench/report.md")]
+    report: PathBuf,
+}
+
+/// One scenario's figures.
+struct Row {
+    scenario: &'static str,
+    measured: Measured,
+    server_cpu_per_call: Duration,
+    peak_rss_kib: u64,
+    idle_rss_kib: u64,
+    startup: Duration,
+    note: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut arguments = Arguments::parse();
+    // Each server runs in its own folder: the path must not depend on this one.
+    arguments.binary = std::fs::canonicalize(&arguments.binary).with_context(|| {
+        format!(
+            "no server binary at {}: build it with `cargo build --release`",
+            arguments.binary.display()
+        )
+    })?;
+    let hashes = Hashes::new()?;
+    let folder = std::env::temp_dir().join(format!("latchkey-bench-{}", uuid::Uuid::new_v4()));
+    let mut report = String::new();
+    writeln!(report, "Machine: {}.", machine())?;
+    let raw_verify = scenarios::raw_rsa_verify(2_000)?;
+    writeln!(
+        report,
+        "Raw RSA-SHA1 PKCS#1 v1.5 verify, 2048-bit key, in the load generator's process: {:.1} µs.",
+        micros(raw_verify)
+    )?;
+    for name in &arguments.backends {
+        let backend = match name.as_str() {
+            "sqlite" => Backend::Sqlite,
+            "postgres" => Backend::Postgres,
+            other => anyhow::bail!("unknown backend {other}: use sqlite or postgres"),
+        };
+        let bench = Bench {
+            arguments: &arguments,
+            hashes: &hashes,
+            folder: folder.join(name),
+            backend,
+        };
+        let concurrency = match arguments.concurrency {
+            Some(given) => given,
+            None => bench.saturating_concurrency().await?,
+        };
+        let shape = Shape {
+            concurrency,
+            warm_up: Duration::from_secs(arguments.warm_up_seconds),
+            duration: Duration::from_secs(arguments.seconds),
+        };
+        eprintln!("{name}: {concurrency} concurrent callers");
+        let mut rows = Vec::new();
+        rows.push(
+            bench
+                .scenario("baseline (no-op RPC)", shape, |_| async {
+                    Ok(scenarios::NoOp)
+                })
+                .await?,
+        );
+        let wanted = |name: &str| arguments.scenarios.iter().any(|s| s == name);
+        if wanted("hmac") {
+            rows.push(
+                bench
+                    .scenario("ValidateAccess, HMAC-SHA1", shape, |c| async move {
+                        scenarios::hmac(&c).await
+                    })
+                    .await?,
+            );
+        }
+        if wanted("rsa") {
+            let rsa_requests = arguments.rsa_requests;
+            rows.push(
+                bench
+                    .scenario("ValidateAccess, RSA-SHA1", shape, move |c| async move {
+                        scenarios::rsa(&c, rsa_requests).await
+                    })
+                    .await?,
+            );
+        }
+        if wanted("bearer") {
+            rows.push(
+                bench
+                    .scenario("ValidateAccess, OAuth 2.0 bearer", shape, |c| async move {
+                        scenarios::bearer(&c).await
+                    })
+                    .await?,
+            );
+        }
+        write_table(
+            &mut report,
+            name,
+            concurrency,
+            &arguments,
+            &rows,
+            raw_verify,
+        )?;
+    }
+    let _ = std::fs::remove_dir_all(&folder);
+    println!("{report}");
+    if let Some(parent) = arguments.report.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&arguments.report, &report)
+        .with_context(|| format!("writing {}", arguments.report.display()))?;
+    eprintln!("report written to {}", arguments.report.display());
+    Ok(())
+}
+
+struct Bench<'a> {
+    arguments: &'a Arguments,
+    hashes: &'a Hashes,
+    folder: PathBuf,
+    backend: Backend,
+}
+
+impl Bench<'_> {
+    async fn start(&self, label: &str) -> anyhow::Result<Server> {
+        let folder = self
+            .folder
+            .join(label.replace(|c: char| !c.is_alphanumeric(), "-"));
+        Server::start(
+            &self.arguments.binary,
+            self.backend,
+            self.hashes,
+            &folder,
+            &[],
+        )
+        .await
+    }
+
+    async fn channels(&self, server: &Server) -> anyhow::Result<Vec<Channel>> {
+        let mut channels = Vec::new();
+        for _ in 0..self.arguments.connections.max(1) {
+            channels.push(server.connect().await?);
+        }
+        Ok(channels)
+    }
+
+    /// The lowest concurrency at which the no-op RPC reaches 95% of its best
+    /// throughput.
+    async fn saturating_concurrency(&self) -> anyhow::Result<usize> {
+        let server = self.start("calibration").await?;
+        let channels = self.channels(&server).await?;
+        let mut results = Vec::new();
+        for concurrency in [8, 16, 32, 64, 128] {
+            let shape = Shape {
+                concurrency,
+                warm_up: Duration::from_secs(1),
+                duration: Duration::from_secs(3),
+            };
+            let measured = load::run(Arc::new(scenarios::NoOp), &channels, shape).await?;
+            eprintln!(
+                "calibration: {concurrency} callers, {:.0} calls/s",
+                measured.throughput()
+            );
+            results.push((concurrency, measured.throughput()));
+        }
+        server.stop().await?;
+        let best = results.iter().map(|(_, t)| *t).fold(0.0, f64::max);
+        Ok(results
+            .iter()
+            .find(|(_, throughput)| *throughput >= 0.95 * best)
+            .map_or(64, |(concurrency, _)| *concurrency))
+    }
+
+    /// Starts a server, sets the scenario up, runs it, and stops the server.
+    async fn scenario<C, F, Fut>(
+        &self,
+        scenario: &'static str,
+        shape: Shape,
+        setup: F,
+    ) -> anyhow::Result<Row>
+    where
+        C: Caller + Describe,
+        F: FnOnce(Channel) -> Fut,
+        Fut: Future<Output = anyhow::Result<C>>,
+    {
+        eprintln!("{scenario}...");
+        let server = self.start(scenario).await?;
+        let channels = self.channels(&server).await?;
+        let caller = Arc::new(setup(channels[0].clone()).await?);
+        let before = server.cpu_time()?;
+        let measured = load::run(caller.clone(), &channels, shape).await?;
+        let cpu = server.cpu_time()?.saturating_sub(before);
+        let memory = server.memory()?;
+        let row = Row {
+            scenario,
+            server_cpu_per_call: cpu_per_call(cpu, &measured, shape),
+            peak_rss_kib: memory.peak_rss_kib,
+            idle_rss_kib: server.idle_rss_kib,
+            startup: server.startup,
+            note: caller.describe(),
+            measured,
+        };
+        server.stop().await?;
+        Ok(row)
+    }
+}
+
+/// Anything a scenario wants to add to its row.
+trait Describe {
+    fn describe(&self) -> String {
+        String::new()
+    }
+}
+
+impl Describe for scenarios::NoOp {}
+impl Describe for scenarios::SignedValidation {}
+impl Describe for scenarios::BearerValidation {}
+impl Describe for scenarios::PresignedValidation {
+    fn describe(&self) -> String {
+        format!(
+            "{} of {} pre-signed requests sent",
+            self.used(),
+            self.signed()
+        )
+    }
+}
+
+/// The server's CPU time over the whole run (warm-up included) spread over the calls
+/// of the whole run, estimated from the recorded part's rate.
+fn cpu_per_call(cpu: Duration, measured: &Measured, shape: Shape) -> Duration {
+    let whole = shape.warm_up + measured.elapsed;
+    let calls = measured.throughput() * whole.as_secs_f64();
+    if calls < 1.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(cpu.as_secs_f64() / calls)
+}
+
+fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn write_table(
+    report: &mut String,
+    backend: &str,
+    concurrency: usize,
+    arguments: &Arguments,
+    rows: &[Row],
+    raw_verify: Duration,
+) -> anyhow::Result<()> {
+    let baseline = rows.first().map_or(1.0, |row| row.measured.throughput());
+    writeln!(report)?;
+    writeln!(
+        report,
+        "### {backend}: {concurrency} concurrent callers over {} connections, {} s recorded after {} s warm-up",
+        arguments.connections, arguments.seconds, arguments.warm_up_seconds
+    )?;
+    writeln!(report)?;
+    writeln!(
+        report,
+        "| scenario | calls/s | vs baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/call | peak RSS MiB | idle RSS MiB | start-up ms |"
+    )?;
+    writeln!(
+        report,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
+    for row in rows {
+        let m = &row.measured;
+        writeln!(
+            report,
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {:.1} | {:.0} |",
+            row.scenario,
+            m.throughput(),
+            m.throughput() / baseline,
+            millis(m.quantile(0.5)),
+            millis(m.quantile(0.99)),
+            millis(m.quantile(0.999)),
+            m.errors,
+            micros(row.server_cpu_per_call),
+            row.peak_rss_kib as f64 / 1024.0,
+            row.idle_rss_kib as f64 / 1024.0,
+            millis(row.startup),
+        )?;
+    }
+    writeln!(report)?;
+    for row in rows {
+        if let Some(error) = &row.measured.first_error {
+            writeln!(report, "- {}: first error: {error}", row.scenario)?;
+        }
+        if !row.note.is_empty() {
+            writeln!(report, "- {}: {}", row.scenario, row.note)?;
+        }
+        if row.scenario.contains("RSA") {
+            writeln!(
+                report,
+                "- {}: server CPU per call is {:.2}x the raw verify ({:.1} µs)",
+                row.scenario,
+                row.server_cpu_per_call.as_secs_f64() / raw_verify.as_secs_f64(),
+                micros(raw_verify)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The CPU model and core count, from `/proc/cpuinfo`.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split_once(':'))
+        .map_or("unknown CPU", |(_, model)| model.trim());
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    format!("{cores} cores, {model}")
+}

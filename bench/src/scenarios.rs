@@ -1,0 +1,310 @@
+//! What each scenario sends, and the setup it needs on a fresh server: consumers and
+//! clients registered over the admin API, tokens got through a whole dance or grant,
+//! exactly as a real consumer gets them.
+//!
+//! OAuth 1.0a requests are signed with `oauth1-request`, the independent client library
+//! the end-to-end tests use, with a fresh nonce each call. RSA-SHA1 signing costs the
+//! client far more than verifying costs the server (a private-key operation against a
+//! public-key one), and client and server share the machine: those requests are signed
+//! before the clock starts, and the run stops early if it uses them all up.
+
+use crate::load::Caller;
+use crate::server::{ADMIN, FRONTEND};
+use anyhow::Context;
+use latchkey_api::v1 as pb;
+use latchkey_api::v1::consumer_admin_client::ConsumerAdminClient;
+use latchkey_api::v1::token_authority_client::TokenAuthorityClient;
+use latchkey_core::clock::ManualClock;
+use latchkey_core::oauth2::pkce::s256_challenge;
+use latchkey_tests::consumer::{FIXTURE_CERTIFICATE, Signer, TestConsumer, fixture_private_key};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+fn with_credential<T>(message: T, credential: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {credential}").parse()?);
+    Ok(request)
+}
+
+/// The baseline: the health service's `Check` for the liveness name, which does no
+/// work beyond reading a map, served by the same binary, tonic and middleware.
+pub struct NoOp;
+
+impl Caller for NoOp {
+    async fn call(&self, channel: Channel, _: u64) -> Result<(), tonic::Status> {
+        HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: "liveness".into(),
+            })
+            .await
+            .map(drop)
+    }
+}
+
+/// `ValidateAccess` with requests signed as they are sent.
+pub struct SignedValidation {
+    consumer: TestConsumer,
+    token: String,
+    token_secret: String,
+}
+
+impl Caller for SignedValidation {
+    async fn call(&self, channel: Channel, _: u64) -> Result<(), tonic::Status> {
+        let request = self.consumer.resource(&self.token, &self.token_secret);
+        TokenAuthorityClient::new(channel)
+            .validate_access(request)
+            .await
+            .map(drop)
+    }
+}
+
+/// `ValidateAccess` with requests signed before the run, each used once.
+pub struct PresignedValidation {
+    requests: Vec<Mutex<Option<pb::ValidateAccessRequest>>>,
+    next: AtomicUsize,
+}
+
+impl PresignedValidation {
+    /// How many of the signed requests were sent.
+    pub fn used(&self) -> usize {
+        self.next.load(Ordering::Relaxed).min(self.requests.len())
+    }
+
+    /// How many were signed.
+    pub fn signed(&self) -> usize {
+        self.requests.len()
+    }
+}
+
+impl Caller for PresignedValidation {
+    async fn call(&self, channel: Channel, _: u64) -> Result<(), tonic::Status> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        let request = self
+            .requests
+            .get(index)
+            .and_then(|slot| slot.lock().ok()?.take())
+            .ok_or_else(|| tonic::Status::resource_exhausted("every pre-signed request is used"))?;
+        TokenAuthorityClient::new(channel)
+            .validate_access(request)
+            .await
+            .map(drop)
+    }
+}
+
+/// `ValidateAccess` with an OAuth 2.0 bearer token.
+pub struct BearerValidation {
+    access_token: String,
+}
+
+impl Caller for BearerValidation {
+    async fn call(&self, channel: Channel, _: u64) -> Result<(), tonic::Status> {
+        TokenAuthorityClient::new(channel)
+            .validate_access(pb::ValidateAccessRequest {
+                bearer_token: self.access_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(drop)
+    }
+}
+
+/// A consumer signing at the wall clock.
+fn consumer(key: &str, signer: Signer) -> TestConsumer {
+    TestConsumer::new(key, signer, Arc::new(ManualClock::new(chrono::Utc::now())))
+}
+
+/// Registers an HMAC-SHA1 consumer, gets an access token, and signs as it calls.
+pub async fn hmac(channel: &Channel) -> anyhow::Result<SignedValidation> {
+    let registered = ConsumerAdminClient::new(channel.clone())
+        .register_consumer(with_credential(
+            pb::RegisterConsumerRequest {
+                key: "bench-hmac".into(),
+                name: "Bench HMAC-SHA1".into(),
+                generate_shared_secret: true,
+                ..Default::default()
+            },
+            ADMIN,
+        )?)
+        .await?
+        .into_inner();
+    let consumer = consumer(
+        "bench-hmac",
+        Signer::HmacSha1(registered.generated_shared_secret),
+    );
+    let (token, token_secret) = dance(channel, &consumer).await?;
+    Ok(SignedValidation {
+        consumer,
+        token,
+        token_secret,
+    })
+}
+
+/// Registers an RSA-SHA1 consumer (2048-bit key), gets an access token, and signs
+/// `count` resource requests on every core.
+pub async fn rsa(channel: &Channel, count: usize) -> anyhow::Result<PresignedValidation> {
+    ConsumerAdminClient::new(channel.clone())
+        .register_consumer(with_credential(
+            pb::RegisterConsumerRequest {
+                key: "bench-rsa".into(),
+                name: "Bench RSA-SHA1".into(),
+                public_key: FIXTURE_CERTIFICATE.into(),
+                ..Default::default()
+            },
+            ADMIN,
+        )?)
+        .await?;
+    let consumer = consumer("bench-rsa", Signer::RsaSha1(fixture_private_key()));
+    let (token, token_secret) = dance(channel, &consumer).await?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_thread = count.div_ceil(threads);
+    let signers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (consumer, token, token_secret) =
+                (consumer.clone(), token.clone(), token_secret.clone());
+            tokio::task::spawn_blocking(move || {
+                (0..per_thread)
+                    .map(|_| Mutex::new(Some(consumer.resource(&token, &token_secret))))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut requests = Vec::with_capacity(count);
+    for signer in signers {
+        requests.extend(signer.await?);
+    }
+    Ok(PresignedValidation {
+        requests,
+        next: AtomicUsize::new(0),
+    })
+}
+
+/// Registers a confidential OAuth 2.0 client and gets an access token through a grant
+/// with PKCE.
+pub async fn bearer(channel: &Channel) -> anyhow::Result<BearerValidation> {
+    let redirect_uri = "https://client.example.com/callback";
+    let registered = ConsumerAdminClient::new(channel.clone())
+        .register_o_auth2_client(with_credential(
+            pb::RegisterOAuth2ClientRequest {
+                client_id: "bench-oauth2".into(),
+                name: "Bench OAuth 2.0".into(),
+                confidential: true,
+                redirect_uris: vec![redirect_uri.into()],
+                scopes: vec!["read".into()],
+                policy: None,
+            },
+            ADMIN,
+        )?)
+        .await?
+        .into_inner();
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut authority = TokenAuthorityClient::new(channel.clone());
+    let approved = authority
+        .authorize(with_credential(
+            pb::AuthorizeRequest {
+                user_id: "bench-user".into(),
+                decision: pb::Decision::Approve as i32,
+                oauth2: Some(pb::OAuth2AuthorizationRequest {
+                    response_type: "code".into(),
+                    client_id: "bench-oauth2".into(),
+                    redirect_uri: redirect_uri.into(),
+                    scope: "read".into(),
+                    state: "bench".into(),
+                    code_challenge: s256_challenge(&verifier),
+                    code_challenge_method: "S256".into(),
+                }),
+                ..Default::default()
+            },
+            FRONTEND,
+        )?)
+        .await?
+        .into_inner();
+    let code = url_param(&approved.redirect_url, "code").context("no code in the redirect")?;
+    let tokens = authority
+        .exchange_token(pb::ExchangeTokenRequest {
+            oauth2: Some(pb::OAuth2TokenRequest {
+                grant_type: "authorization_code".into(),
+                code,
+                redirect_uri: redirect_uri.into(),
+                code_verifier: verifier,
+                client: Some(pb::OAuth2ClientCredentials {
+                    client_id: "bench-oauth2".into(),
+                    client_secret: registered.client_secret,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .oauth2
+        .context("no OAuth 2.0 tokens")?;
+    Ok(BearerValidation {
+        access_token: tokens.access_token,
+    })
+}
+
+fn url_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find_map(|(key, value)| (key == name).then(|| value.into_owned()))
+}
+
+/// A whole OAuth 1.0a dance: request token, approval, exchange.
+async fn dance(channel: &Channel, consumer: &TestConsumer) -> anyhow::Result<(String, String)> {
+    let mut authority = TokenAuthorityClient::new(channel.clone());
+    let issued = authority
+        .issue_request_token(consumer.request_token("https://app.example.com/cb"))
+        .await?
+        .into_inner();
+    let approved = authority
+        .authorize(with_credential(
+            pb::AuthorizeRequest {
+                token: issued.token.clone(),
+                user_id: "bench-user".into(),
+                decision: pb::Decision::Approve as i32,
+                ..Default::default()
+            },
+            FRONTEND,
+        )?)
+        .await?
+        .into_inner();
+    let access = authority
+        .exchange_token(consumer.exchange(&issued.token, &issued.token_secret, &approved.verifier))
+        .await?
+        .into_inner();
+    Ok((access.token, access.token_secret))
+}
+
+/// The raw cost of one RSA-SHA1 PKCS#1 v1.5 verification with the fixture's 2048-bit
+/// key, timed over `iterations` in this process: what scenario 3 is compared with.
+pub fn raw_rsa_verify(iterations: u32) -> anyhow::Result<std::time::Duration> {
+    use rsa::pkcs1v15::{SigningKey, VerifyingKey};
+    use rsa::signature::{SignatureEncoding, Signer as _, Verifier as _};
+    let private = fixture_private_key();
+    let public = private.to_public_key();
+    let signing = SigningKey::<sha1::Sha1>::new(private);
+    let verifying = VerifyingKey::<sha1::Sha1>::new(public);
+    let message = b"GET&https%3A%2F%2Fjira.example.com%2Frest%2Fapi%2F2%2Fmyself&oauth_consumer_key%3Dbench-rsa";
+    let signature = signing.sign(message);
+    let bytes = signature.to_vec();
+    let signature = rsa::pkcs1v15::Signature::try_from(bytes.as_slice())?;
+    // Warm the caches first.
+    for _ in 0..iterations / 10 {
+        verifying.verify(message, &signature)?;
+    }
+    let started = std::time::Instant::now();
+    for _ in 0..iterations {
+        verifying.verify(message, &signature)?;
+    }
+    Ok(started.elapsed() / iterations)
+}

@@ -1,0 +1,220 @@
+//! One `latchkey serve` process per scenario, as an operator runs it: the release
+//! binary, configured through `LATCHKEY_*` variables, on a fresh SQLite file or a fresh
+//! Postgres database. A fresh process per scenario makes its peak memory that
+//! scenario's alone, and measures start-up every time.
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use latchkey_core::credentials::hash_credential;
+use latchkey_tests::Backend;
+use latchkey_tests::app::TestDatabase;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// The admin credential the bench servers accept.
+pub const ADMIN: &str = "bench-admin-credential";
+/// The frontend credential the bench servers accept.
+pub const FRONTEND: &str = "bench-frontend-credential";
+
+/// The credentials' argon2 hashes, made once per run.
+pub struct Hashes {
+    admin: String,
+    frontend: String,
+}
+
+impl Hashes {
+    /// Hashes [`ADMIN`] and [`FRONTEND`].
+    pub fn new() -> anyhow::Result<Hashes> {
+        Ok(Hashes {
+            admin: hash_credential(ADMIN).map_err(anyhow::Error::msg)?,
+            frontend: hash_credential(FRONTEND).map_err(anyhow::Error::msg)?,
+        })
+    }
+}
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    database: Option<TestDatabase>,
+    /// The gRPC port.
+    pub grpc_port: u16,
+    /// From spawning the process to the health service answering `SERVING`, on a
+    /// fresh database (migrations included).
+    pub startup: Duration,
+    /// Resident memory once `SERVING`, before any load, in KiB.
+    pub idle_rss_kib: u64,
+    log: PathBuf,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(probe.local_addr()?.port())
+}
+
+impl Server {
+    /// Starts `binary` on `backend` with `settings` (`("OAUTH1__...", "value")`) on
+    /// top of the bench defaults, and waits until it is `SERVING`.
+    pub async fn start(
+        binary: &Path,
+        backend: Backend,
+        hashes: &Hashes,
+        folder: &Path,
+        settings: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
+        let (database, url) = TestDatabase::create(backend)
+            .await
+            .context("Postgres is unreachable: the Postgres scenarios need it")?;
+        std::fs::create_dir_all(folder)?;
+        let (grpc_port, http_port) = (free_port()?, free_port()?);
+        let key: [u8; 32] = rand::random();
+        let mut command = Command::new(binary);
+        command
+            .arg("serve")
+            .current_dir(folder)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LATCHKEY_GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))
+            .env("LATCHKEY_HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
+            .env("LATCHKEY_METRICS__LISTEN", "127.0.0.1:0")
+            .env(
+                "LATCHKEY_PUBLIC_BASE_URL",
+                format!("http://127.0.0.1:{http_port}"),
+            )
+            .env("LATCHKEY_DATABASE__URL", &url)
+            .env("LATCHKEY_DATABASE__MIGRATE_ON_START", "true")
+            .env("LATCHKEY_ENCRYPTION__KEY", STANDARD.encode(key))
+            .env("LATCHKEY_CREDENTIALS__ADMIN_HASH", &hashes.admin)
+            .env("LATCHKEY_CREDENTIALS__FRONTEND_HASH", &hashes.frontend)
+            .env("LATCHKEY_LOG__FORMAT", "json")
+            // Per-request logging is what production runs with.
+            .env("RUST_LOG", "info");
+        for (name, value) in settings {
+            command.env(format!("LATCHKEY_{name}"), value);
+        }
+        let log = folder.join("latchkey.log");
+        let output = std::fs::File::create(&log)?;
+        command
+            .stdout(Stdio::from(output.try_clone()?))
+            .stderr(Stdio::from(output));
+        let started = Instant::now();
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut server = Server {
+            child,
+            database: Some(database),
+            grpc_port,
+            startup: Duration::ZERO,
+            idle_rss_kib: 0,
+            log,
+        };
+        server.wait_until_serving(started).await?;
+        server.startup = started.elapsed();
+        server.idle_rss_kib = server.memory()?.rss_kib;
+        Ok(server)
+    }
+
+    async fn wait_until_serving(&mut self, started: Instant) -> anyhow::Result<()> {
+        let endpoint = format!("http://127.0.0.1:{}", self.grpc_port);
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "latchkey exited with {status} before serving; its log:\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            if let Ok(channel) = Channel::from_shared(endpoint.clone())?.connect().await {
+                let answer = HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await;
+                if answer.is_ok_and(|a| a.get_ref().status == ServingStatus::Serving as i32) {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        bail!("latchkey was not SERVING within 30 s")
+    }
+
+    /// A new connection to the gRPC port.
+    pub async fn connect(&self) -> anyhow::Result<Channel> {
+        Ok(
+            Channel::from_shared(format!("http://127.0.0.1:{}", self.grpc_port))?
+                .connect()
+                .await?,
+        )
+    }
+
+    /// The process's resident and peak resident memory, from `/proc`.
+    pub fn memory(&self) -> anyhow::Result<Memory> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|kib| kib.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Memory {
+            rss_kib: field("VmRSS:"),
+            peak_rss_kib: field("VmHWM:"),
+        })
+    }
+
+    /// The CPU time the process has used, user and system, from `/proc` (in the
+    /// kernel's 100 Hz ticks).
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command name, which is in parentheses, start at the
+        // third: utime and stime are the 14th and 15th.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |index: usize| -> anyhow::Result<u64> {
+            Ok(fields
+                .get(index)
+                .context("a short /proc stat line")?
+                .parse()?)
+        };
+        const TICKS_PER_SECOND: u64 = 100;
+        let total = ticks(11)? + ticks(12)?;
+        Ok(Duration::from_millis(total * 1000 / TICKS_PER_SECOND))
+    }
+
+    /// Stops the process (SIGTERM, then SIGKILL after 10 s) and drops its database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                self.child.kill()?;
+                self.child.wait()?;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(database) = self.database.take() {
+            database.drop_it().await;
+        }
+        Ok(())
+    }
+}
+
+/// Memory figures in KiB.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    /// Resident now.
+    pub rss_kib: u64,
+    /// The most ever resident.
+    pub peak_rss_kib: u64,
+}
