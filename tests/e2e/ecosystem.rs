@@ -354,7 +354,7 @@ async fn every_call_and_request_gets_a_request_id_back_and_in_its_log_line() {
 }
 
 /// The value of the first sample of `name` carrying every label in `labels`.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter(|line| {
@@ -369,7 +369,7 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .and_then(|value| value.parse().ok())
 }
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let answer = reqwest::get(format!(
         "http://127.0.0.1:{}/metrics",
         app.metrics_port.unwrap()

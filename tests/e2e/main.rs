@@ -53,6 +53,7 @@ macro_rules! on_both_backends_with {
 }
 
 mod admin;
+mod caching;
 mod concurrency;
 mod dance;
 mod ecosystem;

@@ -129,7 +129,8 @@ pub struct TestApp {
     pub config: Config,
     /// The server's sweeper; tests run it directly, on the server's clock.
     pub sweeper: Arc<Sweeper>,
-    database: TestDatabase,
+    /// `None` for a replica: the first app owns the database.
+    database: Option<TestDatabase>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -160,6 +161,16 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     adjust(&mut config);
 
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    Some(start(backend, config, clock, Some(database)).await)
+}
+
+/// Runs a server on `config`; it drops `database` at cleanup, if given.
+async fn start(
+    backend: Backend,
+    config: Config,
+    clock: Arc<ManualClock>,
+    database: Option<TestDatabase>,
+) -> TestApp {
     let app = Application::build_with_clock(config.clone(), clock.clone())
         .await
         .expect("the server builds");
@@ -182,7 +193,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     } else {
         endpoint.connect().await.unwrap()
     };
-    Some(TestApp {
+    TestApp {
         backend,
         port,
         http_port,
@@ -195,7 +206,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         database,
         stop: Some(stop),
         server: Some(server),
-    })
+    }
 }
 
 /// The service credential's hash, for tests that require it.
@@ -216,8 +227,20 @@ impl TestApp {
                 .await
                 .is_ok_and(|joined| joined.is_ok());
         }
-        self.database.drop_it().await;
+        if let Some(database) = &self.database {
+            database.drop_it().await;
+        }
         stopped
+    }
+
+    /// A second server on this app's database and clock, with its own ports and
+    /// caches: another replica. Clean it up before this app.
+    pub async fn spawn_replica(&self) -> TestApp {
+        let mut config = self.config.clone();
+        config.grpc.listen = "127.0.0.1:0".parse().unwrap();
+        config.http.listen = "127.0.0.1:0".parse().unwrap();
+        config.metrics.listen = "127.0.0.1:0".parse().unwrap();
+        start(self.backend, config, self.clock.clone(), None).await
     }
 
     /// Sends the stop signal, as SIGTERM would, without waiting; `cleanup` then waits.
@@ -230,7 +253,9 @@ impl TestApp {
     /// Where this app's data lives (a test that takes its Postgres database away needs
     /// the name).
     pub fn database(&self) -> &TestDatabase {
-        &self.database
+        self.database
+            .as_ref()
+            .expect("a replica does not own its database")
     }
 
     /// A connection of its own to the app's database, for seeding and counting rows

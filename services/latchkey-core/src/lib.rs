@@ -16,6 +16,7 @@ pub mod error;
 pub mod oauth1;
 pub mod oauth2;
 pub mod policy;
+pub mod record_cache;
 pub mod records;
 pub mod secret;
 pub mod store;

@@ -31,12 +31,42 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// A change to a record the authority caches, made by any process on the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChange {
+    /// A consumer changed or went.
+    Consumer(String),
+    /// An OAuth 2.0 client changed or went.
+    OAuth2Client(String),
+    /// The feed is connected: from now on every change is heard.
+    Connected,
+    /// The feed is lost: changes may go unheard until [`StoreChange::Connected`].
+    Lost,
+}
+
+/// The changes a store hears, for the authority's caches
+/// ([`crate::record_cache`]).
+#[derive(Debug)]
+pub struct ChangeFeed {
+    /// Every change from the moment of subscribing.
+    pub changes: tokio::sync::broadcast::Receiver<StoreChange>,
+    /// Whether the feed was connected when subscribed (read after subscribing, so no
+    /// change in between is missed).
+    pub connected: bool,
+}
+
 /// Everything the authority keeps. The OAuth 2.0 half is
 /// [`crate::oauth2::store::OAuth2Store`].
 #[async_trait]
 pub trait Store: crate::oauth2::store::OAuth2Store + Send + Sync + 'static {
     /// Answers when the database is reachable.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Changes to consumers and OAuth 2.0 clients, whichever process makes them.
+    /// `None` when the store cannot hear other processes (SQLite).
+    fn change_feed(&self) -> Option<ChangeFeed> {
+        None
+    }
 
     // ---- consumers ----
 

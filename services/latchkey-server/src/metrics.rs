@@ -13,7 +13,10 @@
 //! - `latchkey_db_pool_connections{state="idle"|"in_use"}`,
 //!   `latchkey_db_pool_max_connections`;
 //! - `latchkey_key_cache_lookups_total{result="hit"|"miss"}`: the parsed RSA key
-//!   cache.
+//!   cache;
+//! - `latchkey_record_cache_lookups_total{cache="consumers"|"oauth2_clients",
+//!   result="hit"|"miss"}`: the hot path's consumer and client caches (their hit
+//!   ratio is hits over both).
 //!
 //! Each [`Metrics`] has its own recorder rather than the process-wide one, so that
 //! several services in one process (the end-to-end tests) never mix their numbers.
@@ -155,6 +158,19 @@ impl Metrics {
                 vec![("result", result.to_owned())],
             )
             .absolute(value);
+        }
+        let hot = sources.authority.hot_cache_counts();
+        for (cache, counts) in [
+            ("consumers", hot.consumers),
+            ("oauth2_clients", hot.oauth2_clients),
+        ] {
+            for (result, value) in [("hit", counts.hits), ("miss", counts.misses)] {
+                self.counter(
+                    "latchkey_record_cache_lookups_total",
+                    vec![("cache", cache.to_owned()), ("result", result.to_owned())],
+                )
+                .absolute(value);
+            }
         }
         self.recorder.handle().render()
     }

@@ -7,6 +7,7 @@
 //! failing at the first write of a transaction that began by reading. Postgres ignores
 //! that option; there the guarded `UPDATE`s are re-checked after the row lock.
 
+use crate::changes::ChangeHub;
 use crate::error::db_err;
 use crate::nonces::NonceWriter;
 use latchkey_core::store::StoreError;
@@ -16,6 +17,7 @@ use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a SQLite writer waits for another writer before giving up.
@@ -46,6 +48,8 @@ pub struct PoolUsage {
 pub struct SeaStore {
     db: DatabaseConnection,
     nonces: NonceWriter,
+    /// Postgres only: the change feed (see [`crate::changes`]).
+    changes: Option<Arc<ChangeHub>>,
 }
 
 impl SeaStore {
@@ -101,7 +105,17 @@ impl SeaStore {
             _ => NONCE_WRITERS,
         };
         let nonces = NonceWriter::start(db.clone(), nonce_writers);
-        Ok(SeaStore { db, nonces })
+        let changes = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                Some(ChangeHub::start(db.get_postgres_connection_pool().clone()))
+            }
+            _ => None,
+        };
+        Ok(SeaStore {
+            db,
+            nonces,
+            changes,
+        })
     }
 
     /// Runs every pending migration.
@@ -121,6 +135,11 @@ impl SeaStore {
     /// The queue that writes spent nonces in batches.
     pub(crate) fn nonce_writer(&self) -> &NonceWriter {
         &self.nonces
+    }
+
+    /// The change feed, on Postgres.
+    pub(crate) fn change_hub(&self) -> Option<&ChangeHub> {
+        self.changes.as_deref()
     }
 
     /// The underlying connection pool.

@@ -2,13 +2,14 @@
 //! that belongs to them.
 
 use crate::audit;
+use crate::changes;
 use crate::connect::SeaStore;
 use crate::convert;
 use crate::entities::{access_tokens, consumers, nonces, request_tokens};
 use crate::error::{db_err, is_unique_violation};
 use chrono::Duration;
 use latchkey_core::records::{AuditEvent, ConsumerRecord};
-use latchkey_core::store::StoreError;
+use latchkey_core::store::{StoreChange, StoreError};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
@@ -93,6 +94,7 @@ pub(crate) async fn update(
         Some(ttl) => crate::access_tokens::shorten(&txn, &consumer.key, ttl).await?,
         None => 0,
     };
+    changes::publish(&txn, &StoreChange::Consumer(consumer.key.clone())).await?;
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(Some(shortened))
@@ -137,6 +139,7 @@ pub(crate) async fn delete(
         .exec(&txn)
         .await
         .map_err(db_err)?;
+    changes::publish(&txn, &StoreChange::Consumer(key.to_owned())).await?;
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(Some(tokens))

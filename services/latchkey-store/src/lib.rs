@@ -17,6 +17,7 @@
 mod access_tokens;
 mod audit;
 mod batch;
+mod changes;
 mod connect;
 mod consumers;
 mod convert;
@@ -49,6 +50,10 @@ use uuid::Uuid;
 impl Store for SeaStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.connection().ping().await.map_err(error::db_err)
+    }
+
+    fn change_feed(&self) -> Option<latchkey_core::store::ChangeFeed> {
+        self.change_hub().map(|hub| hub.subscribe())
     }
 
     async fn insert_consumer(

@@ -1,13 +1,14 @@
 //! OAuth 2.0 clients: register, read, replace, delete with everything they hold.
 
 use crate::audit;
+use crate::changes;
 use crate::connect::SeaStore;
 use crate::convert::{corrupt, instant, millis};
 use crate::entities::{oauth2_clients, oauth2_codes, oauth2_grants, oauth2_tokens};
 use crate::error::{db_err, is_unique_violation};
 use latchkey_core::oauth2::records::OAuth2ClientRecord;
 use latchkey_core::records::AuditEvent;
-use latchkey_core::store::StoreError;
+use latchkey_core::store::{StoreChange, StoreError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
 
@@ -122,6 +123,7 @@ pub(crate) async fn update(
         txn.rollback().await.map_err(db_err)?;
         return Ok(false);
     }
+    changes::publish(&txn, &StoreChange::OAuth2Client(client.client_id.clone())).await?;
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(true)
@@ -164,6 +166,7 @@ pub(crate) async fn delete(
         .exec(&txn)
         .await
         .map_err(db_err)?;
+    changes::publish(&txn, &StoreChange::OAuth2Client(client_id.to_owned())).await?;
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(Some(tokens))

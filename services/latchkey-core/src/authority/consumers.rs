@@ -265,13 +265,14 @@ impl Authority {
                 ttl.num_seconds()
             );
         }
-        let shortened = self
+        let updated = self
             .store
             .update_consumer(&consumer, shorten_issued_to, &audit)
-            .await?
-            .ok_or_else(|| {
-                AuthorityError::not_found(None, format!("no consumer {}", consumer.key))
-            })?;
+            .await;
+        self.forget_consumer(&consumer.key);
+        let shortened = updated?.ok_or_else(|| {
+            AuthorityError::not_found(None, format!("no consumer {}", consumer.key))
+        })?;
         if shortened > 0 {
             tracing::info!(
                 consumer = %consumer.key,
@@ -287,10 +288,9 @@ impl Authority {
         caller.require_any(&[Role::Admin], "DeleteConsumer")?;
         let mut audit = self.audit(AuditAction::ConsumerDeleted, "admin");
         audit.consumer_key = Some(key.to_owned());
-        self.store
-            .delete_consumer(key, &audit)
-            .await?
-            .ok_or_else(|| AuthorityError::not_found(None, format!("no consumer {key}")))
+        let deleted = self.store.delete_consumer(key, &audit).await;
+        self.forget_consumer(key);
+        deleted?.ok_or_else(|| AuthorityError::not_found(None, format!("no consumer {key}")))
     }
 
     pub(crate) async fn existing_consumer(&self, key: &str) -> AuthorityResult<ConsumerRecord> {

@@ -13,12 +13,15 @@
 //!   bearer validation, revocation, introspection, a user's grants).
 
 pub mod access;
+mod cached;
 pub mod consumers;
 pub mod dance;
 pub mod oauth2_clients;
 pub mod oauth2_grant;
 pub mod oauth2_tokens;
 pub mod verify;
+
+pub use cached::HotCacheCounts;
 
 use crate::cipher::SecretCipher;
 use crate::clock::Clock;
@@ -119,6 +122,7 @@ pub struct Authority {
     cipher: SecretCipher,
     policy: Policy,
     keys: KeyCache,
+    hot: Arc<cached::HotRecords>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -138,6 +142,7 @@ impl Authority {
         cipher: SecretCipher,
         policy: Policy,
     ) -> Self {
+        let hot = cached::HotRecords::new(store.change_feed());
         Self {
             store,
             clock,
@@ -145,6 +150,7 @@ impl Authority {
             cipher,
             policy,
             keys: KeyCache::default(),
+            hot,
         }
     }
 

@@ -164,7 +164,9 @@ impl Authority {
         client.updated_at = self.now();
         let mut audit = self.audit(AuditAction::OAuth2ClientSecretRotated, "admin");
         audit.consumer_key = Some(client.client_id.clone());
-        if !self.store.update_oauth2_client(&client, &audit).await? {
+        let updated = self.store.update_oauth2_client(&client, &audit).await;
+        self.forget_oauth2_client(&client.client_id);
+        if !updated? {
             return Err(AuthorityError::not_found(None, "no such OAuth 2.0 client"));
         }
         Ok(secret.into())
@@ -180,10 +182,9 @@ impl Authority {
         caller.require_any(&[Role::Admin], "DeleteOAuth2Client")?;
         let mut audit = self.audit(AuditAction::OAuth2ClientDeleted, "admin");
         audit.consumer_key = Some(client_id.to_owned());
-        self.store
-            .delete_oauth2_client(client_id, &audit)
-            .await?
-            .ok_or_else(|| AuthorityError::not_found(None, "no such OAuth 2.0 client"))
+        let deleted = self.store.delete_oauth2_client(client_id, &audit).await;
+        self.forget_oauth2_client(client_id);
+        deleted?.ok_or_else(|| AuthorityError::not_found(None, "no such OAuth 2.0 client"))
     }
 
     pub(super) async fn existing_oauth2_client(

@@ -200,8 +200,7 @@ impl Authority {
             return Err(invalid("the access token has expired"));
         }
         let enabled = self
-            .store
-            .get_oauth2_client(&token.client_id)
+            .hot_oauth2_client(&token.client_id)
             .await?
             .is_some_and(|c| c.enabled);
         if !enabled {

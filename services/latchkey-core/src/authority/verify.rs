@@ -127,7 +127,7 @@ impl Authority {
     }
 
     async fn consumer_for_request(&self, key: &str) -> AuthorityResult<ConsumerRecord> {
-        let consumer = self.store.get_consumer(key).await?.ok_or_else(|| {
+        let consumer = self.hot_consumer(key).await?.ok_or_else(|| {
             AuthorityError::oauth(Problem::ConsumerKeyUnknown, "no consumer has this key")
         })?;
         if !consumer.enabled {

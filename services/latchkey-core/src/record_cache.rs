@@ -1,0 +1,242 @@
+//! A small read cache for the records every validation reads and almost nothing
+//! changes: consumers (OAuth 1.0a) and OAuth 2.0 clients. Without it, each
+//! `ValidateAccess` pays a database round trip just to learn that its consumer still
+//! exists and is enabled.
+//!
+//! Correctness comes before hits. An entry is used only while the cache is *reliable*:
+//!
+//! - With a store that publishes changes ([`crate::store::ChangeFeed`], Postgres
+//!   LISTEN/NOTIFY), the cache is reliable while that feed is connected. A change on
+//!   any replica reaches every replica as fast as Postgres delivers a notification.
+//!   When the feed is lost, the cache is emptied and bypassed, and it is emptied again
+//!   when the feed is back, for what it missed in between.
+//! - With a store that cannot tell (SQLite), changes made through this process's
+//!   [`crate::authority::Authority`] are forgotten as they commit. Entries live only
+//!   [`UNWATCHED_TTL`], which bounds how long a change made by another process (the
+//!   `latchkey consumer disable` command) goes unseen.
+//!
+//! A read that races a change is never stored. Every invalidation bumps a generation,
+//! and a record read before it is dropped instead of cached. Entries also age out after
+//! a TTL, and the cache holds at most its capacity.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long an entry lives when another replica's changes are heard.
+pub const WATCHED_TTL: Duration = Duration::from_secs(60);
+/// How long an entry lives when they are not.
+pub const UNWATCHED_TTL: Duration = Duration::from_secs(1);
+/// The most entries one cache holds.
+pub const CAPACITY: usize = 10_000;
+
+/// Lookups since start-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Found in the cache.
+    pub hits: u64,
+    /// Read from the store.
+    pub misses: u64,
+}
+
+/// Proof of when a read from the store began; see [`RecordCache::put`].
+#[derive(Debug, Clone, Copy)]
+pub struct ReadTicket(u64);
+
+/// Records by key, as described in the module documentation.
+#[derive(Debug)]
+pub struct RecordCache<V> {
+    entries: RwLock<Entries<V>>,
+    reliable: AtomicBool,
+    ttl: Duration,
+    capacity: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Entries<V> {
+    by_key: HashMap<String, (V, Instant)>,
+    generation: u64,
+}
+
+impl<V: Clone> RecordCache<V> {
+    /// An empty cache, reliable from the start or not.
+    pub fn new(capacity: usize, ttl: Duration, reliable: bool) -> Self {
+        Self {
+            entries: RwLock::new(Entries {
+                by_key: HashMap::new(),
+                generation: 0,
+            }),
+            reliable: AtomicBool::new(reliable),
+            ttl,
+            capacity,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// The cached record, if the cache is reliable and the entry fresh.
+    pub fn get(&self, key: &str) -> Option<V> {
+        let found = if self.reliable.load(Ordering::Acquire) {
+            self.entries.read().ok().and_then(|entries| {
+                entries
+                    .by_key
+                    .get(key)
+                    .filter(|(_, stored)| stored.elapsed() < self.ttl)
+                    .map(|(value, _)| value.clone())
+            })
+        } else {
+            None
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Take this before reading the record from the store.
+    pub fn ticket(&self) -> ReadTicket {
+        ReadTicket(self.entries.read().map_or(u64::MAX, |e| e.generation))
+    }
+
+    /// Stores a record read under `ticket`, unless something was invalidated since
+    /// (the record may predate that change) or the cache is not reliable.
+    pub fn put(&self, ticket: ReadTicket, key: &str, value: V) {
+        if !self.reliable.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(mut entries) = self.entries.write() else {
+            return;
+        };
+        if entries.generation != ticket.0 {
+            return;
+        }
+        if entries.by_key.len() >= self.capacity && !entries.by_key.contains_key(key) {
+            // Full: drop the stalest entry. A scan, but only on a miss of a full cache.
+            let stalest = entries
+                .by_key
+                .iter()
+                .min_by_key(|(_, (_, stored))| *stored)
+                .map(|(key, _)| key.clone());
+            if let Some(stalest) = stalest {
+                entries.by_key.remove(&stalest);
+            }
+        }
+        entries
+            .by_key
+            .insert(key.to_owned(), (value, Instant::now()));
+    }
+
+    /// Forgets one record: it changed.
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.generation += 1;
+            entries.by_key.remove(key);
+        }
+    }
+
+    /// Forgets everything.
+    pub fn forget_all(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.generation += 1;
+            entries.by_key.clear();
+        }
+    }
+
+    /// Starts or stops trusting the cache. Either way it is emptied: what it held may
+    /// have changed unheard.
+    pub fn set_reliable(&self, reliable: bool) {
+        if !reliable {
+            self.reliable.store(false, Ordering::Release);
+        }
+        self.forget_all();
+        if reliable {
+            self.reliable.store(true, Ordering::Release);
+        }
+    }
+
+    /// Lookups since start-up.
+    pub fn counts(&self) -> CacheCounts {
+        CacheCounts {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn cache() -> RecordCache<&'static str> {
+        RecordCache::new(3, Duration::from_secs(60), true)
+    }
+
+    #[test]
+    fn a_record_read_under_a_ticket_is_served_until_forgotten() {
+        let cache = cache();
+        assert_eq!(cache.get("k"), None);
+        let ticket = cache.ticket();
+        cache.put(ticket, "k", "v1");
+        assert_eq!(cache.get("k"), Some("v1"));
+        cache.forget("k");
+        assert_eq!(cache.get("k"), None);
+        assert_eq!(cache.counts(), CacheCounts { hits: 1, misses: 2 });
+    }
+
+    #[test]
+    fn a_read_that_raced_a_change_is_not_stored() {
+        let cache = cache();
+        let ticket = cache.ticket();
+        // The record was read, then changed and invalidated before it was stored.
+        cache.forget("k");
+        cache.put(ticket, "k", "stale");
+        assert_eq!(cache.get("k"), None);
+        // A change to another key counts too: the generation is one for all keys.
+        let ticket = cache.ticket();
+        cache.forget("other");
+        cache.put(ticket, "k", "stale");
+        assert_eq!(cache.get("k"), None);
+    }
+
+    #[test]
+    fn an_unreliable_cache_serves_and_stores_nothing_and_is_emptied_when_trusted_again() {
+        let cache = cache();
+        cache.put(cache.ticket(), "k", "v");
+        cache.set_reliable(false);
+        assert_eq!(cache.get("k"), None);
+        cache.put(cache.ticket(), "k", "v");
+        cache.set_reliable(true);
+        assert_eq!(cache.get("k"), None, "nothing from before survives");
+        cache.put(cache.ticket(), "k", "v2");
+        assert_eq!(cache.get("k"), Some("v2"));
+    }
+
+    #[test]
+    fn entries_age_out_and_the_cache_never_holds_more_than_its_capacity() {
+        let aging = RecordCache::new(10, Duration::from_millis(30), true);
+        aging.put(aging.ticket(), "k", "v");
+        assert_eq!(aging.get("k"), Some("v"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(aging.get("k"), None);
+
+        let cache = cache();
+        for key in ["a", "b", "c", "d", "e"] {
+            cache.put(cache.ticket(), key, "v");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let held = ["a", "b", "c", "d", "e"]
+            .iter()
+            .filter(|key| cache.get(key).is_some())
+            .count();
+        assert_eq!(held, 3);
+        assert_eq!(cache.get("e"), Some("v"), "the newest stays");
+        assert_eq!(cache.get("a"), None, "the stalest went first");
+    }
+}

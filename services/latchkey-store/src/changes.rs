@@ -1,0 +1,161 @@
+//! The change feed behind the authority's hot-path caches, on Postgres
+//! LISTEN/NOTIFY.
+//!
+//! Every transaction that changes or deletes a consumer or an OAuth 2.0 client also
+//! runs `pg_notify`. Postgres delivers the notification when, and only if, the
+//! transaction commits, to every session listening on the channel. Each replica keeps
+//! one such session, and [`ChangeHub`] fans what arrives out to its subscribers. When
+//! that session is lost, subscribers hear [`StoreChange::Lost`] and stop trusting their
+//! caches. The session is then re-established every 2 s; once it is back they hear
+//! [`StoreChange::Connected`].
+//!
+//! SQLite has no such feed: a SQLite database is served by one process, which hears
+//! its own changes (see `latchkey_core::record_cache`).
+
+use crate::error::db_err;
+use latchkey_core::store::{ChangeFeed, StoreChange, StoreError};
+use sea_orm::sqlx::postgres::{PgListener, PgPool};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// The notification channel.
+const CHANNEL: &str = "latchkey_changes";
+/// How long to wait before listening again after the session is lost.
+const RETRY: Duration = Duration::from_secs(2);
+/// Changes a slow subscriber may fall behind by before it must forget everything.
+const BACKLOG: usize = 1024;
+
+/// Announces `change` with the transaction `txn` (Postgres only).
+pub(crate) async fn publish<C: ConnectionTrait>(
+    txn: &C,
+    change: &StoreChange,
+) -> Result<(), StoreError> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let payload = match change {
+        StoreChange::Consumer(key) => format!("consumer:{key}"),
+        StoreChange::OAuth2Client(client_id) => format!("oauth2_client:{client_id}"),
+        StoreChange::Connected | StoreChange::Lost => return Ok(()),
+    };
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    ))
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+fn parse(payload: &str) -> Option<StoreChange> {
+    match payload.split_once(':')? {
+        ("consumer", key) => Some(StoreChange::Consumer(key.to_owned())),
+        ("oauth2_client", client_id) => Some(StoreChange::OAuth2Client(client_id.to_owned())),
+        _ => None,
+    }
+}
+
+/// One replica's listening session and its subscribers.
+pub(crate) struct ChangeHub {
+    sender: broadcast::Sender<StoreChange>,
+    connected: AtomicBool,
+}
+
+impl std::fmt::Debug for ChangeHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeHub")
+            .field("connected", &self.connected.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChangeHub {
+    /// Starts listening over a connection of `pool`'s settings. The session ends
+    /// when the hub is dropped.
+    pub(crate) fn start(pool: PgPool) -> Arc<ChangeHub> {
+        let (sender, _) = broadcast::channel(BACKLOG);
+        let hub = Arc::new(ChangeHub {
+            sender,
+            connected: AtomicBool::new(false),
+        });
+        tokio::spawn(listen(pool, Arc::downgrade(&hub)));
+        hub
+    }
+
+    /// A new subscriber, told whether the session is up as of subscribing.
+    pub(crate) fn subscribe(&self) -> ChangeFeed {
+        let changes = self.sender.subscribe();
+        ChangeFeed {
+            changes,
+            connected: self.connected.load(Ordering::SeqCst),
+        }
+    }
+
+    fn announce(&self, change: StoreChange) {
+        match change {
+            StoreChange::Connected => self.connected.store(true, Ordering::SeqCst),
+            StoreChange::Lost => self.connected.store(false, Ordering::SeqCst),
+            _ => {}
+        }
+        // No subscriber yet is not an error.
+        let _ = self.sender.send(change);
+    }
+}
+
+async fn listen(pool: PgPool, hub: Weak<ChangeHub>) {
+    loop {
+        let session = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(listener)
+        }
+        .await;
+        match session {
+            Ok(mut listener) => {
+                let Some(up) = hub.upgrade() else { return };
+                up.announce(StoreChange::Connected);
+                drop(up);
+                // `Ok(None)`: the session was lost.
+                while let Ok(Some(notification)) = listener.try_recv().await {
+                    let Some(up) = hub.upgrade() else { return };
+                    if let Some(change) = parse(notification.payload()) {
+                        up.announce(change);
+                    }
+                }
+                let Some(up) = hub.upgrade() else { return };
+                tracing::warn!("the change feed's Postgres session was lost; listening again");
+                up.announce(StoreChange::Lost);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for changes; trying again");
+            }
+        }
+        if hub.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_the_kind_and_the_key_which_may_hold_colons() {
+        assert_eq!(
+            parse("consumer:jira:prod"),
+            Some(StoreChange::Consumer("jira:prod".into()))
+        );
+        assert_eq!(
+            parse("oauth2_client:web"),
+            Some(StoreChange::OAuth2Client("web".into()))
+        );
+        assert_eq!(parse("token:x"), None);
+        assert_eq!(parse("consumer"), None);
+    }
+}
