@@ -15,35 +15,12 @@ use tonic::Code;
 
 on_both_backends!(a_consumer_changed_through_this_replica_is_refused_at_once,);
 
-/// Two replicas need a database server to share.
-mod postgres_only {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_consumer_disabled_on_one_replica_is_refused_on_another() {
-        crate::run(
-            latchkey_tests::Backend::Postgres,
-            super::a_consumer_disabled_on_one_replica_is_refused_on_another,
-        )
-        .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_oauth2_client_deleted_on_one_replica_is_refused_on_another() {
-        crate::run(
-            latchkey_tests::Backend::Postgres,
-            super::an_oauth2_client_deleted_on_one_replica_is_refused_on_another,
-        )
-        .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn while_the_change_feed_is_down_no_replica_serves_a_stale_consumer() {
-        crate::run(
-            latchkey_tests::Backend::Postgres,
-            super::while_the_change_feed_is_down_no_replica_serves_a_stale_consumer,
-        )
-        .await;
-    }
-}
+// Two replicas need a database server to share.
+on_postgres_only!(
+    a_consumer_disabled_on_one_replica_is_refused_on_another,
+    an_oauth2_client_deleted_on_one_replica_is_refused_on_another,
+    while_the_change_feed_is_down_no_replica_serves_a_stale_consumer,
+);
 
 /// How long another replica may take to hear a change. Notifications arrive in
 /// milliseconds; this only bounds a failing test.

@@ -27,6 +27,21 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs each listed `async fn(TestApp)` on Postgres only, for what needs a database
+/// server: several replicas on one database, or a database taken away.
+macro_rules! on_postgres_only {
+    ($($name:ident),+ $(,)?) => {
+        mod postgres_only {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::run(latchkey_tests::Backend::Postgres, super::$name).await;
+                }
+            )+
+        }
+    };
+}
+
 /// As `on_both_backends!`, with the configuration changed by `$adjust` first; the
 /// tests land in `$module` so a file may use this beside `on_both_backends!`.
 macro_rules! on_both_backends_with {

@@ -16,17 +16,8 @@ use tonic::Code;
 
 on_both_backends!(no_token_secret_or_credential_value_reaches_the_logs);
 
-/// SQLite has no server to lose, so this one runs on Postgres only.
-mod postgres_only {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_stopped_database_answers_unavailable_and_recovers_by_itself() {
-        crate::run(
-            latchkey_tests::Backend::Postgres,
-            super::a_stopped_database_answers_unavailable_and_recovers_by_itself,
-        )
-        .await;
-    }
-}
+// SQLite has no server to lose, so this one runs on Postgres only.
+on_postgres_only!(a_stopped_database_answers_unavailable_and_recovers_by_itself);
 
 async fn no_token_secret_or_credential_value_reaches_the_logs(app: &TestApp) {
     let start = logs::position();

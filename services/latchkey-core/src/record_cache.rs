@@ -40,6 +40,34 @@ pub struct CacheCounts {
     pub misses: u64,
 }
 
+/// Hit and miss counters in plain atomics, for the server's metrics.
+#[derive(Debug, Default)]
+pub(crate) struct Lookups {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Lookups {
+    /// Counts a lookup by whether it found something, and passes its result on.
+    pub(crate) fn count<T>(&self, found: Option<T>) -> Option<T> {
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// The counts so far.
+    pub(crate) fn counts(&self) -> CacheCounts {
+        CacheCounts {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Proof of when a read from the store began; see [`RecordCache::put`].
 #[derive(Debug, Clone, Copy)]
 pub struct ReadTicket(u64);
@@ -51,8 +79,7 @@ pub struct RecordCache<V> {
     reliable: AtomicBool,
     ttl: Duration,
     capacity: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    lookups: Lookups,
 }
 
 #[derive(Debug)]
@@ -72,8 +99,7 @@ impl<V: Clone> RecordCache<V> {
             reliable: AtomicBool::new(reliable),
             ttl,
             capacity,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            lookups: Lookups::default(),
         }
     }
 
@@ -90,13 +116,7 @@ impl<V: Clone> RecordCache<V> {
         } else {
             None
         };
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
+        self.lookups.count(found)
     }
 
     /// Take this before reading the record from the store.
@@ -162,10 +182,7 @@ impl<V: Clone> RecordCache<V> {
 
     /// Lookups since start-up.
     pub fn counts(&self) -> CacheCounts {
-        CacheCounts {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-        }
+        self.lookups.counts()
     }
 }
 

@@ -28,13 +28,13 @@ use crate::clock::Clock;
 use crate::credentials::{Role, Roles};
 use crate::error::{AuthorityError, AuthorityResult};
 use crate::policy::Policy;
+use crate::record_cache::Lookups;
 use crate::records::{AuditAction, AuditEvent};
 use crate::secret::Randomness;
 use crate::store::Store;
 use chrono::{DateTime, SubsecRound, Utc};
 use rsa::RsaPublicKey;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Who is calling, as the wire layer established it from the presented credential.
@@ -70,12 +70,10 @@ impl Caller {
 
 /// Parsed RSA keys by consumer key, so no request pays for parsing PEM. An entry is
 /// keyed by the PEM it came from too, so an updated key is never served stale.
-/// It counts its hits and misses in plain atomics, for the server's metrics.
 #[derive(Debug, Default)]
 struct KeyCache {
     keys: RwLock<HashMap<String, (String, Arc<RsaPublicKey>)>>,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    lookups: Lookups,
 }
 
 const KEY_CACHE_LIMIT: usize = 4096;
@@ -87,13 +85,7 @@ impl KeyCache {
             .get(consumer_key)
             .filter(|(cached_pem, _)| cached_pem == pem)
             .map(|(_, k)| k.clone());
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
+        self.lookups.count(found)
     }
 
     fn put(&self, consumer_key: &str, pem: &str, key: Arc<RsaPublicKey>) {
@@ -168,9 +160,10 @@ impl Authority {
     /// How often a consumer's parsed RSA key was found in the cache, and how often it
     /// had to be parsed, since start-up.
     pub fn key_cache_counts(&self) -> KeyCacheCounts {
+        let counts = self.keys.lookups.counts();
         KeyCacheCounts {
-            hits: self.keys.hits.load(Ordering::Relaxed),
-            misses: self.keys.misses.load(Ordering::Relaxed),
+            hits: counts.hits,
+            misses: counts.misses,
         }
     }
 
