@@ -25,7 +25,8 @@ use latchkey_core::store::StoreError;
 use sea_orm::Condition;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, sea_query::IntoCondition,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -176,19 +177,29 @@ pub(crate) async fn revoke_grant(
         .await
         .map_err(db_err)?
         .rows_affected;
-    let tokens = oauth2_tokens::Entity::update_many()
-        .col_expr(Column::RevokedAt, Expr::value(millis(now)))
-        .filter(Column::GrantId.eq(grant_id))
-        .filter(Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await
-        .map_err(db_err)?
-        .rows_affected;
+    let tokens = revoke_live(&txn, Column::GrantId.eq(grant_id), now).await?;
     if grant_changed > 0 {
         audit::write(&txn, audit).await?;
     }
     txn.commit().await.map_err(db_err)?;
     Ok(tokens)
+}
+
+/// Marks the unrevoked tokens `which` selects revoked at `now`; returns how many.
+async fn revoke_live(
+    txn: &DatabaseTransaction,
+    which: impl IntoCondition,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    use oauth2_tokens::Column;
+    Ok(oauth2_tokens::Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(millis(now)))
+        .filter(which)
+        .filter(Column::RevokedAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(db_err)?
+        .rows_affected)
 }
 
 pub(crate) async fn revoke_token(
@@ -199,14 +210,7 @@ pub(crate) async fn revoke_token(
 ) -> Result<u64, StoreError> {
     use oauth2_tokens::Column;
     let txn = store.begin_write().await?;
-    let changed = oauth2_tokens::Entity::update_many()
-        .col_expr(Column::RevokedAt, Expr::value(millis(now)))
-        .filter(Column::Id.eq(token_id))
-        .filter(Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await
-        .map_err(db_err)?
-        .rows_affected;
+    let changed = revoke_live(&txn, Column::Id.eq(token_id), now).await?;
     if changed > 0 {
         audit::write(&txn, audit).await?;
     }

@@ -8,16 +8,16 @@
 //! token travels in the authorize URL (the protocol puts it there) and in the form
 //! body, never in any URL this page makes.
 
-use super::page::{CONTENT_SECURITY_POLICY_VALUE, Frame, PageError, html};
-use super::{Pages, as_frontend, csrf};
+use super::page::{Frame, PageError, allow_form_action, html};
+use super::{Pages, as_frontend, csrf, user_decision};
 use crate::http::handlers::request_token_in;
 use askama::Template;
 use axum::Form;
 use axum::extract::{RawQuery, State};
-use axum::http::header::CONTENT_SECURITY_POLICY;
-use axum::http::{HeaderMap, HeaderValue};
+
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::authority::dance::{RequestTokenStatus, UserDecision};
+use latchkey_core::authority::dance::RequestTokenStatus;
 use latchkey_core::error::{AuthorityError, Problem};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -92,18 +92,8 @@ pub async fn show(
     };
     let mut response = html(&page)?;
     csrf::set_cookie(response.headers_mut(), &form_token);
-    // Browsers hold the redirect after a post to `form-action` too, so the callback's
-    // origin joins 'self' on this page only.
-    if let Some(origin) = callback.map(|url| url.origin().ascii_serialization()) {
-        let policy = CONTENT_SECURITY_POLICY_VALUE.replace(
-            "form-action 'self'",
-            &format!("form-action 'self' {origin}"),
-        );
-        if let Ok(value) = HeaderValue::from_str(&policy) {
-            response
-                .headers_mut()
-                .insert(CONTENT_SECURITY_POLICY, value);
-        }
+    if let Some(callback) = &callback {
+        allow_form_action(&mut response, callback);
     }
     Ok(response)
 }
@@ -114,18 +104,8 @@ pub async fn decide(
     headers: HeaderMap,
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, PageError> {
-    let viewer = pages.sign_in.viewer(&headers).await;
-    let user = pages.sign_in.require_user(&viewer)?;
-    if !pages.forms.accepts(&headers, &user, &form.form_token) {
-        return Err(PageError::FormRefused);
-    }
-    let decision = match form.decision.as_str() {
-        "allow" => UserDecision::Approve,
-        "deny" => UserDecision::Deny,
-        _ => {
-            return Err(AuthorityError::invalid("decision", "choose Allow or Deny").into());
-        }
-    };
+    let (viewer, user) = pages.user_post(&headers, &form.form_token).await?;
+    let decision = user_decision(&form.decision)?;
     let view = pages
         .authority
         .describe_request_token(&as_frontend(), &form.oauth_token)

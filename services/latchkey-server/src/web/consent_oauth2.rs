@@ -14,15 +14,14 @@
 //! token, and records the decision through the same core call; the core checks the
 //! request again, so a field edited in between is judged like any other request.
 
-use super::page::{CONTENT_SECURITY_POLICY_VALUE, Frame, PageError, html};
-use super::{Pages, as_frontend, csrf};
+use super::page::{Frame, PageError, allow_form_action, html};
+use super::{Pages, as_frontend, csrf, user_decision};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::header::CONTENT_SECURITY_POLICY;
-use axum::http::{HeaderMap, HeaderValue};
+
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::authority::dance::UserDecision;
 use latchkey_core::authority::oauth2_grant::{OAuth2AuthorizationRequest, OAuth2AuthorizeOutcome};
 use latchkey_core::error::AuthorityError;
 use serde::Deserialize;
@@ -116,17 +115,8 @@ pub async fn show(
     };
     let mut response = html(&page)?;
     csrf::set_cookie(response.headers_mut(), &form_token);
-    // The redirect after the post must be allowed by `form-action` too.
-    if let Some(origin) = redirect.map(|url| url.origin().ascii_serialization()) {
-        let policy = CONTENT_SECURITY_POLICY_VALUE.replace(
-            "form-action 'self'",
-            &format!("form-action 'self' {origin}"),
-        );
-        if let Ok(value) = HeaderValue::from_str(&policy) {
-            response
-                .headers_mut()
-                .insert(CONTENT_SECURITY_POLICY, value);
-        }
+    if let Some(redirect) = &redirect {
+        allow_form_action(&mut response, redirect);
     }
     Ok(response)
 }
@@ -137,18 +127,8 @@ pub async fn decide(
     headers: HeaderMap,
     Form(form): Form<OAuth2DecisionForm>,
 ) -> Result<Response, PageError> {
-    let viewer = pages.sign_in.viewer(&headers).await;
-    let user = pages.sign_in.require_user(&viewer)?;
-    if !pages.forms.accepts(&headers, &user, &form.form_token) {
-        return Err(PageError::FormRefused);
-    }
-    let decision = match form.decision.as_str() {
-        "allow" => UserDecision::Approve,
-        "deny" => UserDecision::Deny,
-        _ => {
-            return Err(AuthorityError::invalid("decision", "choose Allow or Deny").into());
-        }
-    };
+    let (_, user) = pages.user_post(&headers, &form.form_token).await?;
+    let decision = user_decision(&form.decision)?;
     let outcome = pages
         .authority
         .authorize_oauth2(

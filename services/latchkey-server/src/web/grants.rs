@@ -78,11 +78,7 @@ pub async fn revoke(
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, PageError> {
-    let viewer = pages.sign_in.viewer(&headers).await;
-    let user = pages.sign_in.require_user(&viewer)?;
-    if !pages.forms.accepts(&headers, &user, &form.form_token) {
-        return Err(PageError::FormRefused);
-    }
+    let (_, user) = pages.user_post(&headers, &form.form_token).await?;
     let token_id = uuid::Uuid::parse_str(&form.token_id)
         .map_err(|_| AuthorityError::invalid("token_id", "not a token id"))?;
     pages

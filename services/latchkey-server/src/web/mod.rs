@@ -29,13 +29,17 @@ pub mod settings;
 pub use settings::WebConfig;
 
 use axum::Router;
+use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use csrf::FormGuard;
+use latchkey_core::authority::dance::UserDecision;
 use latchkey_core::authority::{Authority, Caller};
 use latchkey_core::credentials::{CallerCredentials, Role, Roles};
+use latchkey_core::error::AuthorityError;
 use page::Frame;
+use page::PageError;
 use session::{SignIn, Viewer};
 use std::sync::Arc;
 
@@ -69,6 +73,31 @@ impl Pages {
             admin_link: self.admin_pages && viewer.is_admin,
             authorizations_link: self.authorizations_page && viewer.user_id.is_some(),
         }
+    }
+}
+
+impl Pages {
+    /// The signed-in user posting a form, and their user id, if the form token is good.
+    async fn user_post(
+        &self,
+        headers: &HeaderMap,
+        form_token: &str,
+    ) -> Result<(Viewer, String), PageError> {
+        let viewer = self.sign_in.viewer(headers).await;
+        let user = self.sign_in.require_user(&viewer)?;
+        if !self.forms.accepts(headers, &user, form_token) {
+            return Err(PageError::FormRefused);
+        }
+        Ok((viewer, user))
+    }
+}
+
+/// The consent pages' Allow and Deny buttons.
+fn user_decision(decision: &str) -> Result<UserDecision, PageError> {
+    match decision {
+        "allow" => Ok(UserDecision::Approve),
+        "deny" => Ok(UserDecision::Deny),
+        _ => Err(AuthorityError::invalid("decision", "choose Allow or Deny").into()),
     }
 }
 

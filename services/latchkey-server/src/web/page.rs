@@ -21,6 +21,22 @@ use latchkey_core::error::{AuthorityError, Problem};
 pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; style-src 'self'; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// Lets the page's form post lead to `destination`'s origin: browsers apply
+/// `form-action` to the redirect that follows a post too, so a consent page adds the
+/// origin the decision sends the browser to.
+pub fn allow_form_action(response: &mut Response, destination: &url::Url) {
+    let origin = destination.origin().ascii_serialization();
+    let policy = CONTENT_SECURITY_POLICY_VALUE.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// The parts of the frame around every page.
 #[derive(Debug, Clone, Default)]
 pub struct Frame {
