@@ -5,11 +5,20 @@
 //! SHA-256 of the credential, so calls on the hot path pay for a hash and a
 //! constant-time comparison, never for argon2 again. Only matches are remembered, and
 //! only a bounded number of them.
+//!
+//! Argon2 checks run one at a time. Each takes about 19 MiB and tens of milliseconds:
+//! a server restarted under load would otherwise see every in-flight caller present
+//! the same new credential at once and run that many checks side by side (64 callers
+//! took the resident size past 2 GiB). In line, the first check remembers the
+//! credential and every caller queued behind it finds it remembered. Wrong credentials
+//! are never remembered, so a caller flooding with them is also held to one check at
+//! a time.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 use subtle::ConstantTimeEq;
 
 /// A role a credential grants.
@@ -72,6 +81,10 @@ const CACHE_LIMIT: usize = 64;
 pub struct CallerCredentials {
     hashes: Vec<(Role, String)>,
     remembered: RwLock<Vec<([u8; 32], Roles)>>,
+    /// Held for each argon2 check: one at a time, see the module documentation.
+    argon2_turn: Mutex<()>,
+    /// Argon2 checks run since start-up.
+    argon2_checks: AtomicU64,
 }
 
 impl CallerCredentials {
@@ -99,7 +112,14 @@ impl CallerCredentials {
         Ok(Self {
             hashes,
             remembered: RwLock::new(Vec::new()),
+            argon2_turn: Mutex::new(()),
+            argon2_checks: AtomicU64::new(0),
         })
+    }
+
+    /// Argon2 checks run since start-up (each checks every configured hash).
+    pub fn argon2_checks(&self) -> u64 {
+        self.argon2_checks.load(Ordering::Relaxed)
     }
 
     /// Whether a credential is configured for `role`.
@@ -123,11 +143,17 @@ impl CallerCredentials {
     }
 
     /// Checks `presented` against every configured hash with argon2 (slow by design)
-    /// and remembers a match.
+    /// and remembers a match. Blocks while another check runs, then answers from
+    /// memory if that check remembered this credential.
     pub fn verify(&self, presented: &str) -> Roles {
         if presented.is_empty() {
             return Roles::NONE;
         }
+        let _turn = self.argon2_turn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(roles) = self.remembered(presented) {
+            return roles;
+        }
+        self.argon2_checks.fetch_add(1, Ordering::Relaxed);
         let mut roles = Roles::NONE;
         for (role, hash) in &self.hashes {
             let matches = PasswordHash::new(hash)
@@ -181,6 +207,24 @@ mod tests {
         assert_eq!(creds.verify("wrong"), Roles::NONE);
         assert_eq!(creds.remembered("wrong"), None);
         assert!(!creds.is_configured(Role::Service));
+    }
+
+    #[test]
+    fn callers_presenting_one_new_credential_at_once_share_one_argon2_check() {
+        let frontend = hash_credential("frontend-secret").unwrap();
+        let creds = CallerCredentials::new(None, Some(&frontend), None).unwrap();
+        let roles: Vec<Roles> = std::thread::scope(|scope| {
+            let callers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| creds.verify("frontend-secret")))
+                .collect();
+            callers.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        assert!(roles.iter().all(|r| r.contains(Role::Frontend)), "{roles:?}");
+        assert_eq!(creds.argon2_checks(), 1);
+        // A wrong credential is checked every time: nothing about it is remembered.
+        assert_eq!(creds.verify("wrong"), Roles::NONE);
+        assert_eq!(creds.verify("wrong"), Roles::NONE);
+        assert_eq!(creds.argon2_checks(), 3);
     }
 
     #[test]
