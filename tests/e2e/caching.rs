@@ -1,6 +1,6 @@
-//! The hot path's consumer and client caches never outlive a change: not on the
-//! replica that made it, not on another replica of the same Postgres database, and not
-//! while the change feed is down. Each test first proves the cache is in use (its hit
+//! The hot path's consumer, client and token caches never outlive a change: not on
+//! the replica that made it, not on another replica of the same Postgres database, and
+//! not while the change feed is down. Each test first proves the cache is in use (its hit
 //! counter moves), so that it would fail if a stale entry were served.
 
 use crate::ecosystem::{sample, scrape};
@@ -8,15 +8,21 @@ use latchkey_api::v1 as pb;
 use latchkey_tests::app::{ADMIN, with_credential};
 use latchkey_tests::flows::{access_token, hmac_consumer, set_enabled};
 use latchkey_tests::oauth2::{grant, register_client, validate};
+use latchkey_tests::oauth2::TestClient;
 use latchkey_tests::{TestApp, TestConsumer, assert_problem};
 use sea_orm::ConnectionTrait;
 use std::time::{Duration, Instant};
 use tonic::Code;
 
-on_both_backends!(a_consumer_changed_through_this_replica_is_refused_at_once,);
+on_both_backends!(
+    a_consumer_changed_through_this_replica_is_refused_at_once,
+    cached_tokens_revoked_or_cut_through_this_replica_are_refused_at_once,
+);
 
 // Two replicas need a database server to share.
 on_postgres_only!(
+    tokens_revoked_on_one_replica_are_refused_on_another,
+    a_token_used_on_another_replica_is_not_refused_as_idle_from_a_stale_copy,
     a_consumer_disabled_on_one_replica_is_refused_on_another,
     an_oauth2_client_deleted_on_one_replica_is_refused_on_another,
     while_the_change_feed_is_down_no_replica_serves_a_stale_consumer,
@@ -193,5 +199,180 @@ async fn while_the_change_feed_is_down_no_replica_serves_a_stale_consumer(app: &
     // listens again (2 s later) and long before the entry would age out (a minute).
     refused_within(NOTICED_WITHIN, &other, &consumer, &token, &secret).await;
     refused_within(NOTICED_WITHIN, app, &consumer, &token, &secret).await;
+    assert!(other.cleanup().await);
+}
+
+/// Revokes one OAuth 1.0a access token, by id, as the admin.
+async fn revoke_by_id(app: &TestApp, token_id: &str) {
+    app.authority
+        .clone()
+        .revoke(with_credential(
+            pb::RevokeRequest {
+                target: Some(pb::revoke_request::Target::TokenId(token_id.into())),
+                actor: Some(pb::revoke_request::Actor::Admin(pb::AdminActor {})),
+            },
+            ADMIN,
+        ))
+        .await
+        .unwrap();
+}
+
+/// Revokes an OAuth 2.0 token by value, as its client (RFC 7009).
+async fn revoke_bearer(app: &TestApp, client: &TestClient, token: &str) {
+    app.authority
+        .clone()
+        .revoke(pb::RevokeRequest {
+            target: Some(pb::revoke_request::Target::Oauth2Token(token.into())),
+            actor: Some(pb::revoke_request::Actor::Oauth2Client(
+                client.credentials(),
+            )),
+        })
+        .await
+        .unwrap();
+}
+
+/// Validates a token three times on `app` and proves the token cache served it.
+async fn cached_on(app: &TestApp, cache: &str, validate_once: impl AsyncFn()) {
+    let before = cache_hits(app, cache).await;
+    for _ in 0..3 {
+        validate_once().await;
+    }
+    assert!(
+        cache_hits(app, cache).await >= before + 2.0,
+        "the {cache} cache is in use"
+    );
+}
+
+async fn cached_tokens_revoked_or_cut_through_this_replica_are_refused_at_once(app: &TestApp) {
+    let consumer = hmac_consumer(app, "cached-tokens").await;
+    let (token, secret, token_id) = access_token(app, &consumer, "ann").await;
+    let (cut, cut_secret, _) = access_token(app, &consumer, "bob").await;
+    let validate_both = async || {
+        validate_signed(app, &consumer, &token, &secret).await.unwrap();
+        validate_signed(app, &consumer, &cut, &cut_secret).await.unwrap();
+    };
+    cached_on(app, "access_tokens", validate_both).await;
+    revoke_by_id(app, &token_id).await;
+    assert_problem(
+        validate_signed(app, &consumer, &token, &secret).await,
+        Code::Unauthenticated,
+        "token_revoked",
+    );
+    // Cutting issued tokens' lifetime (a consumer change) reaches cached tokens too.
+    validate_signed(app, &consumer, &cut, &cut_secret).await.unwrap();
+    app.admin
+        .clone()
+        .update_consumer(with_credential(
+            pb::UpdateConsumerRequest {
+                key: "cached-tokens".into(),
+                token_policy: Some(pb::TokenPolicy {
+                    access_token_ttl_seconds: 60,
+                    ..Default::default()
+                }),
+                apply_to_issued_tokens: true,
+                ..Default::default()
+            },
+            ADMIN,
+        ))
+        .await
+        .unwrap();
+    app.advance(chrono::Duration::seconds(61));
+    assert_problem(
+        validate_signed(app, &consumer, &cut, &cut_secret).await,
+        Code::Unauthenticated,
+        "token_expired",
+    );
+
+    let client = register_client(app, "cached-bearer", true).await;
+    let tokens = grant(app, &client).await;
+    cached_on(app, "oauth2_tokens", async || {
+        validate(app, &tokens.access_token).await.unwrap();
+    })
+    .await;
+    revoke_bearer(app, &client, &tokens.access_token).await;
+    let refused = validate(app, &tokens.access_token).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(refused.message().contains("revoked"), "{refused:?}");
+}
+
+async fn tokens_revoked_on_one_replica_are_refused_on_another(app: &TestApp) {
+    let other = app.spawn_replica().await;
+    let consumer = hmac_consumer(app, "revoked-there").await;
+    let (token, secret, token_id) = access_token(app, &consumer, "ann").await;
+    cached_on(&other, "access_tokens", async || {
+        validate_signed(&other, &consumer, &token, &secret).await.unwrap();
+    })
+    .await;
+    revoke_by_id(app, &token_id).await;
+    let started = Instant::now();
+    while validate_signed(&other, &consumer, &token, &secret)
+        .await
+        .is_ok()
+    {
+        assert!(started.elapsed() < HEARD_WITHIN, "the revoked token still works there");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_problem(
+        validate_signed(&other, &consumer, &token, &secret).await,
+        Code::Unauthenticated,
+        "token_revoked",
+    );
+
+    let client = register_client(app, "revoked-there-bearer", true).await;
+    let tokens = grant(app, &client).await;
+    cached_on(&other, "oauth2_tokens", async || {
+        validate(&other, &tokens.access_token).await.unwrap();
+    })
+    .await;
+    revoke_bearer(app, &client, &tokens.access_token).await;
+    let started = Instant::now();
+    while validate(&other, &tokens.access_token).await.is_ok() {
+        assert!(started.elapsed() < HEARD_WITHIN, "the revoked bearer token still works there");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(other.cleanup().await);
+}
+
+/// Uses are recorded without telling other replicas, so a replica's cached copy may
+/// hold an older last use than the row: an idle verdict from it is checked first.
+async fn a_token_used_on_another_replica_is_not_refused_as_idle_from_a_stale_copy(app: &TestApp) {
+    let other = app.spawn_replica().await;
+    let consumer = hmac_consumer(app, "idle-elsewhere").await;
+    app.admin
+        .clone()
+        .update_consumer(with_credential(
+            pb::UpdateConsumerRequest {
+                key: "idle-elsewhere".into(),
+                token_policy: Some(pb::TokenPolicy {
+                    idle_timeout_seconds: 60,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ADMIN,
+        ))
+        .await
+        .unwrap();
+    let (token, secret, _) = access_token(app, &consumer, "ann").await;
+    // The other replica caches the token as used now.
+    cached_on(&other, "access_tokens", async || {
+        validate_signed(&other, &consumer, &token, &secret).await.unwrap();
+    })
+    .await;
+    // 50 s later it is used here; 50 s after that, the other replica's copy says
+    // 100 s idle, the row 50 s.
+    app.advance(chrono::Duration::seconds(50));
+    validate_signed(app, &consumer, &token, &secret).await.unwrap();
+    app.advance(chrono::Duration::seconds(50));
+    validate_signed(&other, &consumer, &token, &secret)
+        .await
+        .expect("used 50 s ago on the first replica: not idle");
+    // Truly idle, it is refused.
+    app.advance(chrono::Duration::seconds(61));
+    assert_problem(
+        validate_signed(&other, &consumer, &token, &secret).await,
+        Code::Unauthenticated,
+        "token_expired",
+    );
     assert!(other.cleanup().await);
 }

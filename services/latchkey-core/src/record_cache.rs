@@ -1,7 +1,7 @@
-//! A small read cache for the records every validation reads and almost nothing
-//! changes: consumers (OAuth 1.0a) and OAuth 2.0 clients. Without it, each
-//! `ValidateAccess` pays a database round trip just to learn that its consumer still
-//! exists and is enabled.
+//! A small read cache for the records every validation reads and that change rarely:
+//! consumers (OAuth 1.0a), OAuth 2.0 clients, and the tokens themselves (which change
+//! only by ending). Without it, each `ValidateAccess` pays database round trips to
+//! learn that its consumer still exists and that its token is still live.
 //!
 //! Correctness comes before hits. An entry is used only while the cache is *reliable*:
 //!
@@ -19,7 +19,9 @@
 //! and a record read before it is dropped instead of cached. Entries also age out after
 //! a TTL, and the cache holds at most its capacity.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -74,8 +76,8 @@ pub struct ReadTicket(u64);
 
 /// Records by key, as described in the module documentation.
 #[derive(Debug)]
-pub struct RecordCache<V> {
-    entries: RwLock<Entries<V>>,
+pub struct RecordCache<V, K = String> {
+    entries: RwLock<Entries<K, V>>,
     reliable: AtomicBool,
     ttl: Duration,
     capacity: usize,
@@ -83,12 +85,12 @@ pub struct RecordCache<V> {
 }
 
 #[derive(Debug)]
-struct Entries<V> {
-    by_key: HashMap<String, (V, Instant)>,
+struct Entries<K, V> {
+    by_key: HashMap<K, (V, Instant)>,
     generation: u64,
 }
 
-impl<V: Clone> RecordCache<V> {
+impl<V: Clone, K: Hash + Eq + Clone> RecordCache<V, K> {
     /// An empty cache, reliable from the start or not.
     pub fn new(capacity: usize, ttl: Duration, reliable: bool) -> Self {
         Self {
@@ -104,7 +106,11 @@ impl<V: Clone> RecordCache<V> {
     }
 
     /// The cached record, if the cache is reliable and the entry fresh.
-    pub fn get(&self, key: &str) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let found = if self.reliable.load(Ordering::Acquire) {
             self.entries.read().ok().and_then(|entries| {
                 entries
@@ -126,17 +132,18 @@ impl<V: Clone> RecordCache<V> {
 
     /// Stores a record read under `ticket`, unless something was invalidated since
     /// (the record may predate that change) or the cache is not reliable.
-    pub fn put(&self, ticket: ReadTicket, key: &str, value: V) {
+    pub fn put(&self, ticket: ReadTicket, key: impl Into<K>, value: V) {
         if !self.reliable.load(Ordering::Acquire) {
             return;
         }
+        let key = key.into();
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
         if entries.generation != ticket.0 {
             return;
         }
-        if entries.by_key.len() >= self.capacity && !entries.by_key.contains_key(key) {
+        if entries.by_key.len() >= self.capacity && !entries.by_key.contains_key(&key) {
             // Full: drop the stalest entry. A scan, but only on a miss of a full cache.
             let stalest = entries
                 .by_key
@@ -147,13 +154,30 @@ impl<V: Clone> RecordCache<V> {
                 entries.by_key.remove(&stalest);
             }
         }
-        entries
-            .by_key
-            .insert(key.to_owned(), (value, Instant::now()));
+        entries.by_key.insert(key, (value, Instant::now()));
+    }
+
+    /// Changes a cached record in place, if it is cached, keeping its age: for a change
+    /// this process made and knows the whole of (a token's last use). Unlike
+    /// [`RecordCache::forget`], reads under way are not dropped.
+    pub fn update<Q>(&self, key: &Q, change: impl FnOnce(&mut V))
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Ok(mut entries) = self.entries.write()
+            && let Some((value, _)) = entries.by_key.get_mut(key)
+        {
+            change(value);
+        }
     }
 
     /// Forgets one record: it changed.
-    pub fn forget(&self, key: &str) {
+    pub fn forget<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         if let Ok(mut entries) = self.entries.write() {
             entries.generation += 1;
             entries.by_key.remove(key);
@@ -237,7 +261,7 @@ mod tests {
 
     #[test]
     fn entries_age_out_and_the_cache_never_holds_more_than_its_capacity() {
-        let aging = RecordCache::new(10, Duration::from_millis(30), true);
+        let aging: RecordCache<&str> = RecordCache::new(10, Duration::from_millis(30), true);
         aging.put(aging.ticket(), "k", "v");
         assert_eq!(aging.get("k"), Some("v"));
         std::thread::sleep(Duration::from_millis(40));
@@ -250,7 +274,7 @@ mod tests {
         }
         let held = ["a", "b", "c", "d", "e"]
             .iter()
-            .filter(|key| cache.get(key).is_some())
+            .filter(|key| cache.get(**key).is_some())
             .count();
         assert_eq!(held, 3);
         assert_eq!(cache.get("e"), Some("v"), "the newest stays");

@@ -38,6 +38,10 @@ pub enum StoreChange {
     Consumer(String),
     /// An OAuth 2.0 client changed or went.
     OAuth2Client(String),
+    /// Tokens were revoked (OAuth 1.0a access tokens, or OAuth 2.0 tokens): every
+    /// cached token must be read again. Tokens that change with their consumer or
+    /// client (a shortened lifetime, a deletion) are announced by that change.
+    Tokens,
     /// The feed is connected: from now on every change is heard.
     Connected,
     /// The feed is lost: changes may go unheard until [`StoreChange::Connected`].

@@ -14,9 +14,9 @@
 //!   `latchkey_db_pool_max_connections`;
 //! - `latchkey_key_cache_lookups_total{result="hit"|"miss"}`: the parsed RSA key
 //!   cache;
-//! - `latchkey_record_cache_lookups_total{cache="consumers"|"oauth2_clients",
-//!   result="hit"|"miss"}`: the hot path's consumer and client caches (their hit
-//!   ratio is hits over both).
+//! - `latchkey_record_cache_lookups_total{cache="consumers"|"oauth2_clients"|
+//!   "access_tokens"|"oauth2_tokens", result="hit"|"miss"}`: the hot path's caches
+//!   (each one's hit ratio is its hits over both).
 //!
 //! Each [`Metrics`] has its own recorder rather than the process-wide one, so that
 //! several services in one process (the end-to-end tests) never mix their numbers.
@@ -163,6 +163,8 @@ impl Metrics {
         for (cache, counts) in [
             ("consumers", hot.consumers),
             ("oauth2_clients", hot.oauth2_clients),
+            ("access_tokens", hot.access_tokens),
+            ("oauth2_tokens", hot.oauth2_tokens),
         ] {
             for (result, value) in [("hit", counts.hits), ("miss", counts.misses)] {
                 self.counter(

@@ -6,6 +6,7 @@
 //! policy (maximum lifetime, idle timeout).
 
 use crate::audit;
+use crate::changes;
 use crate::batch::delete_batch;
 use crate::connect::SeaStore;
 use crate::convert::{self, millis};
@@ -18,7 +19,7 @@ use latchkey_core::records::{
     AccessTokenRecord, AuditEvent, ConsumerTokenRecord, GrantRecord, RevocationSelector,
 };
 use latchkey_core::secret::TokenHash;
-use latchkey_core::store::StoreError;
+use latchkey_core::store::{StoreChange, StoreError};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -89,6 +90,7 @@ pub(crate) async fn revoke(
         return Ok(0);
     }
     audit::write(&txn, audit).await?;
+    changes::publish(&txn, &StoreChange::Tokens).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(revoked)
 }

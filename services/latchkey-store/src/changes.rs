@@ -1,8 +1,8 @@
 //! The change feed behind the authority's hot-path caches, on Postgres
 //! LISTEN/NOTIFY.
 //!
-//! Every transaction that changes or deletes a consumer or an OAuth 2.0 client also
-//! runs `pg_notify`. Postgres delivers the notification when, and only if, the
+//! Every transaction that changes or deletes a consumer or an OAuth 2.0 client, or
+//! revokes tokens, also runs `pg_notify`. Postgres delivers the notification when, and only if, the
 //! transaction commits, to every session listening on the channel. Each replica keeps
 //! one such session, and [`ChangeHub`] fans what arrives out to its subscribers. When
 //! that session is lost, subscribers hear [`StoreChange::Lost`] and stop trusting their
@@ -39,6 +39,7 @@ pub(crate) async fn publish<C: ConnectionTrait>(
     let payload = match change {
         StoreChange::Consumer(key) => format!("consumer:{key}"),
         StoreChange::OAuth2Client(client_id) => format!("oauth2_client:{client_id}"),
+        StoreChange::Tokens => "tokens:".to_owned(),
         StoreChange::Connected | StoreChange::Lost => return Ok(()),
     };
     txn.execute_raw(Statement::from_sql_and_values(
@@ -55,6 +56,7 @@ fn parse(payload: &str) -> Option<StoreChange> {
     match payload.split_once(':')? {
         ("consumer", key) => Some(StoreChange::Consumer(key.to_owned())),
         ("oauth2_client", client_id) => Some(StoreChange::OAuth2Client(client_id.to_owned())),
+        ("tokens", _) => Some(StoreChange::Tokens),
         _ => None,
     }
 }

@@ -9,6 +9,7 @@
 //! can escape a family revocation.
 
 use crate::audit;
+use crate::changes;
 use crate::batch::delete_batch;
 use crate::connect::SeaStore;
 use crate::convert::{corrupt, hash, instant, millis, optional_instant};
@@ -21,7 +22,7 @@ use latchkey_core::oauth2::records::{
 };
 use latchkey_core::records::AuditEvent;
 use latchkey_core::secret::TokenHash;
-use latchkey_core::store::StoreError;
+use latchkey_core::store::{StoreChange, StoreError};
 use sea_orm::Condition;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -185,21 +186,26 @@ pub(crate) async fn revoke_grant(
     Ok(tokens)
 }
 
-/// Marks the unrevoked tokens `which` selects revoked at `now`; returns how many.
+/// Marks the unrevoked tokens `which` selects revoked at `now`, and announces it to
+/// every replica's token cache; returns how many.
 async fn revoke_live(
     txn: &DatabaseTransaction,
     which: impl IntoCondition,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     use oauth2_tokens::Column;
-    Ok(oauth2_tokens::Entity::update_many()
+    let revoked = oauth2_tokens::Entity::update_many()
         .col_expr(Column::RevokedAt, Expr::value(millis(now)))
         .filter(which)
         .filter(Column::RevokedAt.is_null())
         .exec(txn)
         .await
         .map_err(db_err)?
-        .rows_affected)
+        .rows_affected;
+    if revoked > 0 {
+        changes::publish(txn, &StoreChange::Tokens).await?;
+    }
+    Ok(revoked)
 }
 
 pub(crate) async fn revoke_token(

@@ -2,6 +2,7 @@
 //! listing a user's grants.
 
 use super::dance::access_token_context;
+use super::cached::Source;
 use super::verify::{SignedRequest, TokenSecret};
 use super::{Authority, Caller, validate_user_id};
 use crate::credentials::Role;
@@ -55,6 +56,13 @@ pub enum RevokeActor<'a> {
     Admin,
 }
 
+/// Why an access token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Revoked,
+    Ended(AccessTokenEnd),
+}
+
 /// The party a revocation was authenticated as.
 enum Party {
     Consumer(String),
@@ -93,6 +101,7 @@ impl Authority {
             self.store
                 .record_access_token_use(token.id, request.now)
                 .await?;
+            self.note_access_token_use(&token.token_hash, request.now);
         }
         let principal = Principal {
             expires_at: self.policy.access_token_expiry(token.times()),
@@ -116,43 +125,42 @@ impl Authority {
                 ["oauth_token"],
             )
         })?;
-        let token = self
-            .store
-            .find_access_token(&TokenHash::of(value))
+        let hash = TokenHash::of(value);
+        let (mut token, source) = self
+            .hot_access_token(&hash)
             .await?
-            .filter(|t| t.consumer_key == request.consumer.key)
+            .filter(|(t, _)| t.consumer_key == request.consumer.key)
             .ok_or_else(|| {
                 AuthorityError::oauth(
                     Problem::TokenRejected,
                     "no such access token for this consumer",
                 )
             })?;
-        // Revocation and expiry are read from the row on every call: they hold at once,
-        // whatever the sweeper has or has not done.
-        if token.revoked_at.is_some() {
-            return Err(AuthorityError::oauth(
-                Problem::TokenRevoked,
-                "the access token was revoked",
-            ));
-        }
+        // Revocation and expiry are read from the record on every call: they hold at
+        // once, whatever the sweeper has or has not done. A cached record is dropped on
+        // every replica when a token is revoked or its lifetime shortened, and the only
+        // verdict a stale copy can get wrong is idleness (another replica may have used
+        // the token since): that one is checked against the store before it is given.
         let idle_setting = request.consumer.access_token_idle_seconds;
-        match self
-            .policy
-            .access_token_end(token.times(), idle_setting, request.now)
-        {
-            Some(AccessTokenEnd::Expired) => {
-                return Err(AuthorityError::oauth(
-                    Problem::TokenExpired,
-                    "the access token has expired",
-                ));
+        let mut refusal = self.refusal_of(&token, idle_setting, request.now);
+        if refusal == Some(Refusal::Ended(AccessTokenEnd::Idle)) && source == Source::Cache {
+            if let Some(fresh) = self.fresh_access_token(&hash).await? {
+                token = fresh;
             }
-            Some(AccessTokenEnd::Idle) => {
-                return Err(AuthorityError::oauth(
+            refusal = self.refusal_of(&token, idle_setting, request.now);
+        }
+        if let Some(refusal) = refusal {
+            let (problem, detail) = match refusal {
+                Refusal::Revoked => (Problem::TokenRevoked, "the access token was revoked"),
+                Refusal::Ended(AccessTokenEnd::Expired) => {
+                    (Problem::TokenExpired, "the access token has expired")
+                }
+                Refusal::Ended(AccessTokenEnd::Idle) => (
                     Problem::TokenExpired,
                     "the access token went unused for longer than its idle timeout",
-                ));
-            }
-            None => {}
+                ),
+            };
+            return Err(AuthorityError::oauth(problem, detail));
         }
         self.finish_signed(
             request,
@@ -163,6 +171,21 @@ impl Authority {
         )
         .await?;
         Ok(token)
+    }
+
+    /// Why `token` may not be used at `now`, if it may not.
+    fn refusal_of(
+        &self,
+        token: &AccessTokenRecord,
+        idle_setting: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Option<Refusal> {
+        if token.revoked_at.is_some() {
+            return Some(Refusal::Revoked);
+        }
+        self.policy
+            .access_token_end(token.times(), idle_setting, now)
+            .map(Refusal::Ended)
     }
 
     /// Revokes the target if the actor may; returns how many live tokens it revoked.
@@ -270,10 +293,12 @@ impl Authority {
         if let RevocationSelector::Token(id) = &selector {
             audit.token_id = Some(*id);
         }
-        Ok(self
+        let revoked = self
             .store
             .revoke_access_tokens(&selector, self.now(), &audit)
-            .await?)
+            .await;
+        self.forget_tokens();
+        Ok(revoked?)
     }
 
     /// A user's live grants. Frontend or admin credential.

@@ -1,24 +1,36 @@
-//! The hot path's reads of consumers and OAuth 2.0 clients, through
+//! The hot path's reads of consumers, OAuth 2.0 clients and tokens, through
 //! [`crate::record_cache`]. Only `ValidateAccess` (and the signed requests that share
-//! its checks) read through the cache; administration and the token endpoint read the
+//! its checks) read through the caches; administration and the token endpoint read the
 //! store. This process forgets a record as soon as it changes it, and the store's
 //! [`ChangeFeed`] (Postgres LISTEN/NOTIFY) tells every process of changes made anywhere.
+//!
+//! Tokens are many and change only by ending, so their caches are not told which token
+//! ended: any revocation empties them, on every replica, and so does any change to a
+//! consumer (its tokens' lifetimes may have been shortened, or they were deleted with
+//! it) or to an OAuth 2.0 client. A cached token's own fields still decide its fate
+//! on each call (revoked, expired, idle), read against the clock of that call; a
+//! refusal that rests on the cached copy's last use is checked against the store
+//! before it is given, since another replica may have used the token since.
 
 use super::Authority;
 use crate::error::AuthorityResult;
-use crate::oauth2::records::OAuth2ClientRecord;
+use crate::oauth2::records::{OAuth2ClientRecord, OAuth2TokenRecord};
 use crate::record_cache::{CAPACITY, CacheCounts, RecordCache, UNWATCHED_TTL, WATCHED_TTL};
-use crate::records::ConsumerRecord;
+use crate::records::{AccessTokenRecord, ConsumerRecord};
+use crate::secret::TokenHash;
+use chrono::{DateTime, Utc};
 use crate::store::{ChangeFeed, StoreChange};
 use std::sync::{Arc, Weak};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
-/// The two caches.
+/// The caches.
 #[derive(Debug)]
 pub(super) struct HotRecords {
     consumers: RecordCache<ConsumerRecord>,
     clients: RecordCache<OAuth2ClientRecord>,
+    access_tokens: RecordCache<AccessTokenRecord, TokenHash>,
+    oauth2_tokens: RecordCache<OAuth2TokenRecord, TokenHash>,
 }
 
 /// Lookups in the hot-path caches since start-up.
@@ -28,6 +40,10 @@ pub struct HotCacheCounts {
     pub consumers: CacheCounts,
     /// OAuth 2.0 clients.
     pub oauth2_clients: CacheCounts,
+    /// OAuth 1.0a access tokens.
+    pub access_tokens: CacheCounts,
+    /// OAuth 2.0 access tokens.
+    pub oauth2_tokens: CacheCounts,
 }
 
 impl HotRecords {
@@ -35,6 +51,8 @@ impl HotRecords {
         HotRecords {
             consumers: RecordCache::new(CAPACITY, ttl, reliable),
             clients: RecordCache::new(CAPACITY, ttl, reliable),
+            access_tokens: RecordCache::new(TOKEN_CAPACITY, ttl, reliable),
+            oauth2_tokens: RecordCache::new(TOKEN_CAPACITY, ttl, reliable),
         }
     }
 
@@ -59,7 +77,43 @@ impl HotRecords {
     fn set_reliable(&self, reliable: bool) {
         self.consumers.set_reliable(reliable);
         self.clients.set_reliable(reliable);
+        self.access_tokens.set_reliable(reliable);
+        self.oauth2_tokens.set_reliable(reliable);
     }
+
+    fn forget_all(&self) {
+        self.consumers.forget_all();
+        self.clients.forget_all();
+        self.forget_tokens();
+    }
+
+    fn forget_consumer(&self, key: &str) {
+        self.consumers.forget(key);
+        self.access_tokens.forget_all();
+    }
+
+    fn forget_oauth2_client(&self, client_id: &str) {
+        self.clients.forget(client_id);
+        self.oauth2_tokens.forget_all();
+    }
+
+    fn forget_tokens(&self) {
+        self.access_tokens.forget_all();
+        self.oauth2_tokens.forget_all();
+    }
+}
+
+/// The most tokens each token cache holds: the live tokens of a large deployment's
+/// busiest hour, at a few hundred bytes each.
+const TOKEN_CAPACITY: usize = 100_000;
+
+/// Where a token record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// The cache: as fresh as the change feed.
+    Cache,
+    /// The store, just now.
+    Store,
 }
 
 /// Applies the feed's changes until the feed or the caches are gone.
@@ -70,8 +124,9 @@ async fn follow(hot: Weak<HotRecords>, mut changes: Receiver<StoreChange>) {
             return;
         };
         match change {
-            Ok(StoreChange::Consumer(key)) => hot.consumers.forget(&key),
-            Ok(StoreChange::OAuth2Client(client_id)) => hot.clients.forget(&client_id),
+            Ok(StoreChange::Consumer(key)) => hot.forget_consumer(&key),
+            Ok(StoreChange::OAuth2Client(client_id)) => hot.forget_oauth2_client(&client_id),
+            Ok(StoreChange::Tokens) => hot.forget_tokens(),
             Ok(StoreChange::Connected) => {
                 tracing::info!("change feed connected: hot-path caches in use");
                 hot.set_reliable(true);
@@ -81,10 +136,7 @@ async fn follow(hot: Weak<HotRecords>, mut changes: Receiver<StoreChange>) {
                 hot.set_reliable(false);
             }
             // Some changes went by unread: anything cached may be stale.
-            Err(RecvError::Lagged(_)) => {
-                hot.consumers.forget_all();
-                hot.clients.forget_all();
-            }
+            Err(RecvError::Lagged(_)) => hot.forget_all(),
             Err(RecvError::Closed) => {
                 hot.set_reliable(false);
                 return;
@@ -123,14 +175,68 @@ impl Authority {
         Ok(found)
     }
 
+    /// An OAuth 1.0a access token, from the cache when it can be trusted.
+    pub(super) async fn hot_access_token(
+        &self,
+        hash: &TokenHash,
+    ) -> AuthorityResult<Option<(AccessTokenRecord, Source)>> {
+        if let Some(token) = self.hot.access_tokens.get(hash) {
+            return Ok(Some((token, Source::Cache)));
+        }
+        let found = self.fresh_access_token(hash).await?;
+        Ok(found.map(|token| (token, Source::Store)))
+    }
+
+    /// An OAuth 1.0a access token read from the store, and cached: for a miss, or for a
+    /// refusal that a stale cached copy could have caused.
+    pub(super) async fn fresh_access_token(
+        &self,
+        hash: &TokenHash,
+    ) -> AuthorityResult<Option<AccessTokenRecord>> {
+        let ticket = self.hot.access_tokens.ticket();
+        let found = self.store.find_access_token(hash).await?;
+        if let Some(token) = &found {
+            self.hot.access_tokens.put(ticket, *hash, token.clone());
+        }
+        Ok(found)
+    }
+
+    /// This process recorded a use of a cached access token.
+    pub(super) fn note_access_token_use(&self, hash: &TokenHash, at: DateTime<Utc>) {
+        self.hot
+            .access_tokens
+            .update(hash, |token| token.last_used_at = at);
+    }
+
+    /// An OAuth 2.0 token, from the cache when it can be trusted.
+    pub(super) async fn hot_oauth2_token(
+        &self,
+        hash: &TokenHash,
+    ) -> AuthorityResult<Option<OAuth2TokenRecord>> {
+        if let Some(token) = self.hot.oauth2_tokens.get(hash) {
+            return Ok(Some(token));
+        }
+        let ticket = self.hot.oauth2_tokens.ticket();
+        let found = self.store.find_oauth2_token(hash).await?;
+        if let Some(token) = &found {
+            self.hot.oauth2_tokens.put(ticket, *hash, token.clone());
+        }
+        Ok(found)
+    }
+
     /// This process changed a consumer.
     pub(super) fn forget_consumer(&self, key: &str) {
-        self.hot.consumers.forget(key);
+        self.hot.forget_consumer(key);
     }
 
     /// This process changed an OAuth 2.0 client.
     pub(super) fn forget_oauth2_client(&self, client_id: &str) {
-        self.hot.clients.forget(client_id);
+        self.hot.forget_oauth2_client(client_id);
+    }
+
+    /// This process revoked tokens.
+    pub(super) fn forget_tokens(&self) {
+        self.hot.forget_tokens();
     }
 
     /// How often the hot path found its consumer or client cached, since start-up.
@@ -138,6 +244,8 @@ impl Authority {
         HotCacheCounts {
             consumers: self.hot.consumers.counts(),
             oauth2_clients: self.hot.clients.counts(),
+            access_tokens: self.hot.access_tokens.counts(),
+            oauth2_tokens: self.hot.oauth2_tokens.counts(),
         }
     }
 }

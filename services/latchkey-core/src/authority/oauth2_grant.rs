@@ -514,9 +514,7 @@ impl Authority {
         audit.user_id = Some(code.user_id.clone());
         audit.token_id = Some(grant_id);
         audit.detail = "authorization code reused".into();
-        self.store
-            .revoke_oauth2_grant(grant_id, self.now(), &audit)
-            .await?;
+        self.revoke_oauth2_grant_now(grant_id, &audit).await?;
         Ok(())
     }
 }

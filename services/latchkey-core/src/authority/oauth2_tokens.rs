@@ -18,7 +18,7 @@ use crate::oauth2::records::{
     OAuth2ClientRecord, OAuth2GrantListing, OAuth2TokenKind, OAuth2TokenRecord,
 };
 use crate::oauth2::{OAuth2Error, scope};
-use crate::records::AuditAction;
+use crate::records::{AuditAction, AuditEvent};
 use crate::secret::TokenHash;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -170,10 +170,36 @@ impl Authority {
         audit.user_id = Some(token.user_id.clone());
         audit.token_id = Some(token.grant_id);
         audit.detail = why.to_owned();
-        Ok(self
+        self.revoke_oauth2_grant_now(token.grant_id, &audit).await
+    }
+
+    /// Revokes a grant and its tokens in the store, then forgets cached tokens (the
+    /// store tells other replicas).
+    pub(super) async fn revoke_oauth2_grant_now(
+        &self,
+        grant_id: Uuid,
+        audit: &AuditEvent,
+    ) -> AuthorityResult<u64> {
+        let revoked = self
             .store
-            .revoke_oauth2_grant(token.grant_id, self.now(), &audit)
-            .await?)
+            .revoke_oauth2_grant(grant_id, self.now(), audit)
+            .await;
+        self.forget_tokens();
+        Ok(revoked?)
+    }
+
+    /// Revokes one token in the store, then forgets cached tokens.
+    async fn revoke_oauth2_token_now(
+        &self,
+        token_id: Uuid,
+        audit: &AuditEvent,
+    ) -> AuthorityResult<u64> {
+        let revoked = self
+            .store
+            .revoke_oauth2_token(token_id, self.now(), audit)
+            .await;
+        self.forget_tokens();
+        Ok(revoked?)
     }
 
     /// Validates a bearer access token (RFC 6750). Requires the service credential
@@ -187,9 +213,10 @@ impl Authority {
             caller.require_any(&[Role::Service, Role::Admin], "ValidateAccess")?;
         }
         let invalid = |detail: &str| AuthorityError::oauth2(OAuth2Error::InvalidToken, detail);
+        // Every refusal a cached copy gives is final: revocation and expiry only ever
+        // come sooner, and a revocation empties the caches on every replica.
         let token = self
-            .store
-            .find_oauth2_token(&TokenHash::of(access_token))
+            .hot_oauth2_token(&TokenHash::of(access_token))
             .await?
             .filter(|t| t.kind == OAuth2TokenKind::Access)
             .ok_or_else(|| invalid("no such access token"))?;
@@ -255,10 +282,7 @@ impl Authority {
                 audit.consumer_key = Some(client.client_id.clone());
                 audit.user_id = Some(token.user_id.clone());
                 audit.token_id = Some(token.id);
-                Ok(self
-                    .store
-                    .revoke_oauth2_token(token.id, self.now(), &audit)
-                    .await?)
+                self.revoke_oauth2_token_now(token.id, &audit).await
             }
         }
     }
@@ -298,10 +322,7 @@ impl Authority {
         audit.consumer_key = Some(grant.client_id.clone());
         audit.user_id = Some(grant.user_id.clone());
         audit.token_id = Some(grant.id);
-        Ok(self
-            .store
-            .revoke_oauth2_grant(grant.id, self.now(), &audit)
-            .await?)
+        self.revoke_oauth2_grant_now(grant.id, &audit).await
     }
 
     /// RFC 7662 introspection.
