@@ -63,10 +63,32 @@ pub async fn run<C: Caller>(
     channels: &[Channel],
     shape: Shape,
 ) -> anyhow::Result<Measured> {
+    run_until(
+        caller,
+        channels,
+        shape.concurrency,
+        shape.warm_up,
+        // Made when first polled, at the end of the warm-up: a `sleep` made here
+        // would count the warm-up against the recorded time.
+        async move { tokio::time::sleep(shape.duration).await },
+    )
+    .await
+}
+
+/// Runs `caller` with `concurrency` callers over `channels`, recording from the end of
+/// `warm_up` until `recorded` completes: for a run that lasts as long as something else
+/// does (a sweep, say) rather than a fixed time.
+pub async fn run_until<C: Caller>(
+    caller: Arc<C>,
+    channels: &[Channel],
+    concurrency: usize,
+    warm_up: Duration,
+    recorded: impl Future<Output = ()>,
+) -> anyhow::Result<Measured> {
     let recording = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::with_capacity(shape.concurrency);
-    for worker in 0..shape.concurrency {
+    let mut tasks = Vec::with_capacity(concurrency);
+    for worker in 0..concurrency {
         let channel = channels[worker % channels.len()].clone();
         let (caller, recording, stop) = (caller.clone(), recording.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
@@ -96,10 +118,10 @@ pub async fn run<C: Caller>(
             anyhow::Ok((calls, errors, first_error, latencies))
         }));
     }
-    tokio::time::sleep(shape.warm_up).await;
+    tokio::time::sleep(warm_up).await;
     recording.store(true, Ordering::Relaxed);
     let started = Instant::now();
-    tokio::time::sleep(shape.duration).await;
+    recorded.await;
     recording.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);

@@ -12,8 +12,10 @@
 //! `SERVING`.
 
 mod load;
+mod revocation;
 mod scenarios;
 mod server;
+mod sweep;
 
 use anyhow::Context;
 use clap::Parser;
@@ -48,9 +50,20 @@ struct Arguments {
     /// the baseline at least 95% of its best throughput.
     #[arg(long)]
     concurrency: Option<usize>,
-    /// Scenarios to run besides the baseline: hmac, rsa, bearer.
-    #[arg(long, value_delimiter = ',', default_value = "hmac,rsa,bearer")]
+    /// Scenarios to run besides the baseline: hmac, rsa, bearer, dance, reach (on
+    /// Postgres only: two processes on one database) and sweep.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "hmac,rsa,bearer,dance,reach,sweep"
+    )]
     scenarios: Vec<String>,
+    /// Revocations timed per token kind in the reach scenario.
+    #[arg(long, default_value_t = 200)]
+    reach_samples: usize,
+    /// Expired access tokens the sweep scenario adds for the sweeper to remove.
+    #[arg(long, default_value_t = 1_000_000)]
+    sweep_rows: u64,
     /// RSA-SHA1 requests to sign before that scenario.
     #[arg(long, default_value_t = 60_000)]
     rsa_requests: usize,
@@ -149,6 +162,17 @@ async fn main() -> anyhow::Result<()> {
                     .await?,
             );
         }
+        if wanted("dance") {
+            rows.push(
+                bench
+                    .scenario(
+                        "whole dance (request token, authorize, exchange)",
+                        shape,
+                        |c| async move { scenarios::dances(&c).await },
+                    )
+                    .await?,
+            );
+        }
         write_table(
             &mut report,
             name,
@@ -157,6 +181,14 @@ async fn main() -> anyhow::Result<()> {
             &rows,
             raw_verify,
         )?;
+        if wanted("reach") && backend == Backend::Postgres {
+            let reach = bench.revocation_reach().await?;
+            write_reach(&mut report, &reach)?;
+        }
+        if wanted("sweep") {
+            let swept = bench.under_sweep(shape).await?;
+            write_sweep(&mut report, &swept)?;
+        }
     }
     let _ = std::fs::remove_dir_all(&folder);
     println!("{report}");
@@ -226,6 +258,56 @@ impl Bench<'_> {
             .map_or(64, |(concurrency, _)| *concurrency))
     }
 
+    /// Scenario 6: two processes on one database; see [`revocation`].
+    async fn revocation_reach(&self) -> anyhow::Result<revocation::Reach> {
+        eprintln!("revocation reach...");
+        let first = self.start("reach-first").await?;
+        let folder = self.folder.join("reach-second");
+        let second = first
+            .start_replica(&self.arguments.binary, self.hashes, &folder)
+            .await?;
+        let reach = revocation::measure(
+            &first.connect().await?,
+            &second.connect().await?,
+            self.arguments.reach_samples,
+        )
+        .await;
+        second.stop().await?;
+        first.stop().await?;
+        reach
+    }
+
+    /// Scenario 7: validations while the sweeper removes a backlog; see [`sweep`].
+    async fn under_sweep(&self, shape: Shape) -> anyhow::Result<SweepRow> {
+        eprintln!("validations under a sweep of {} rows...", self.arguments.sweep_rows);
+        let folder = self.folder.join("sweep");
+        let server = Server::start(
+            &self.arguments.binary,
+            self.backend,
+            self.hashes,
+            &folder,
+            &sweep::settings(),
+        )
+        .await?;
+        let channels = self.channels(&server).await?;
+        let caller = Arc::new(scenarios::hmac(&channels[0]).await?);
+        let measured = sweep::measure(
+            caller,
+            &channels,
+            shape,
+            self.backend,
+            &server.database_url,
+            self.arguments.sweep_rows,
+        )
+        .await;
+        let peak_rss_kib = server.memory()?.peak_rss_kib;
+        server.stop().await?;
+        Ok(SweepRow {
+            measured: measured?,
+            peak_rss_kib,
+        })
+    }
+
     /// Starts a server, sets the scenario up, runs it, and stops the server.
     async fn scenario<C, F, Fut>(
         &self,
@@ -268,6 +350,7 @@ trait Describe {
 }
 
 impl Describe for scenarios::NoOp {}
+impl Describe for scenarios::Dances {}
 impl Describe for scenarios::SignedValidation {}
 impl Describe for scenarios::BearerValidation {}
 impl Describe for scenarios::PresignedValidation {
@@ -358,6 +441,107 @@ fn write_table(
                 micros(raw_verify)
             )?;
         }
+    }
+    Ok(())
+}
+
+/// Scenario 7's figures.
+struct SweepRow {
+    measured: sweep::UnderSweep,
+    peak_rss_kib: u64,
+}
+
+fn write_reach(report: &mut String, reach: &revocation::Reach) -> anyhow::Result<()> {
+    use revocation::quantile;
+    writeln!(report)?;
+    writeln!(
+        report,
+        "#### Revocation reach: `Revoke` returning on one process to `ValidateAccess` refusing on another, one Postgres"
+    )?;
+    writeln!(report)?;
+    writeln!(report, "| token | samples | p50 ms | p99 ms | max ms |")?;
+    writeln!(report, "|---|---:|---:|---:|---:|")?;
+    for (kind, samples) in [
+        ("OAuth 1.0a access token, revoked by an admin", &reach.oauth1),
+        ("OAuth 2.0 bearer token, revoked by its client", &reach.bearer),
+    ] {
+        writeln!(
+            report,
+            "| {kind} | {} | {:.2} | {:.2} | {:.2} |",
+            samples.len(),
+            millis(quantile(samples, 0.5)),
+            millis(quantile(samples, 0.99)),
+            millis(quantile(samples, 1.0)),
+        )?;
+    }
+    writeln!(report)?;
+    writeln!(
+        report,
+        "- validations the second process passed after a `Revoke` had returned: {}",
+        reach.passed_after_revoke
+    )?;
+    Ok(())
+}
+
+fn write_sweep(report: &mut String, row: &SweepRow) -> anyhow::Result<()> {
+    let swept = &row.measured;
+    writeln!(report)?;
+    writeln!(
+        report,
+        "#### HMAC-SHA1 `ValidateAccess` while the sweeper removes {} expired access tokens",
+        swept.rows
+    )?;
+    writeln!(report)?;
+    writeln!(
+        report,
+        "| while | calls/s | p50 ms | p99 ms | p99.9 ms | errors |"
+    )?;
+    writeln!(report, "|---|---:|---:|---:|---:|---:|")?;
+    for (label, m) in [("quiet", &swept.quiet), ("sweeping", &swept.during)] {
+        writeln!(
+            report,
+            "| {label} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+            m.throughput(),
+            millis(m.quantile(0.5)),
+            millis(m.quantile(0.99)),
+            millis(m.quantile(0.999)),
+            m.errors,
+        )?;
+    }
+    writeln!(report)?;
+    let quiet_p99 = swept.quiet.quantile(0.99).as_secs_f64();
+    writeln!(
+        report,
+        "- p99 while sweeping is {:.2}x the quiet p99",
+        swept.during.quantile(0.99).as_secs_f64() / quiet_p99.max(f64::MIN_POSITIVE)
+    )?;
+    if swept.finished {
+        writeln!(
+            report,
+            "- the sweep took {:.1} s ({:.0} rows/s); adding the rows took {:.1} s before it",
+            swept.sweep_took.as_secs_f64(),
+            swept.rows as f64 / swept.sweep_took.as_secs_f64(),
+            swept.insert_took.as_secs_f64()
+        )?;
+    } else {
+        writeln!(
+            report,
+            "- the sweep had NOT finished after {:.0} s; the figures cover that time only",
+            swept.sweep_took.as_secs_f64()
+        )?;
+    }
+    writeln!(
+        report,
+        "- server peak RSS {:.1} MiB",
+        row.peak_rss_kib as f64 / 1024.0
+    )?;
+    if let Some(error) = swept
+        .quiet
+        .first_error
+        .as_ref()
+        .or(swept.during.first_error.as_ref())
+    {
+        writeln!(report, "- first error: {error}")?;
     }
     Ok(())
 }

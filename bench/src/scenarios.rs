@@ -23,7 +23,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-fn with_credential<T>(message: T, credential: &str) -> anyhow::Result<tonic::Request<T>> {
+pub fn with_credential<T>(message: T, credential: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
     request
         .metadata_mut()
@@ -55,6 +55,8 @@ pub struct SignedValidation {
 
 impl Caller for SignedValidation {
     async fn call(&self, channel: Channel, _: u64) -> Result<(), tonic::Status> {
+        // Sign at the wall clock: a run may outlast the timestamp window.
+        self.consumer.clock.set(chrono::Utc::now());
         let request = self.consumer.resource(&self.token, &self.token_secret);
         TokenAuthorityClient::new(channel)
             .validate_access(request)
@@ -118,13 +120,29 @@ fn consumer(key: &str, signer: Signer) -> TestConsumer {
     TestConsumer::new(key, signer, Arc::new(ManualClock::new(chrono::Utc::now())))
 }
 
-/// Registers an HMAC-SHA1 consumer, gets an access token, and signs as it calls.
-pub async fn hmac(channel: &Channel) -> anyhow::Result<SignedValidation> {
+/// Whole OAuth 1.0a dances, one per call: a request token, the user's approval, and
+/// the exchange for an access token, each signed with HMAC-SHA1 at the wall clock.
+pub struct Dances {
+    consumer: TestConsumer,
+}
+
+impl Caller for Dances {
+    async fn call(&self, channel: Channel, _: u64) -> Result<(), tonic::Status> {
+        self.consumer.clock.set(chrono::Utc::now());
+        dance(&channel, &self.consumer).await.map(drop)
+    }
+}
+
+/// The consumer every HMAC-SHA1 scenario registers.
+pub const HMAC_CONSUMER: &str = "bench-hmac";
+
+/// Registers an HMAC-SHA1 consumer with a generated shared secret.
+pub async fn register_hmac(channel: &Channel, key: &str) -> anyhow::Result<TestConsumer> {
     let registered = ConsumerAdminClient::new(channel.clone())
         .register_consumer(with_credential(
             pb::RegisterConsumerRequest {
-                key: "bench-hmac".into(),
-                name: "Bench HMAC-SHA1".into(),
+                key: key.into(),
+                name: format!("Bench {key}"),
                 generate_shared_secret: true,
                 ..Default::default()
             },
@@ -132,15 +150,27 @@ pub async fn hmac(channel: &Channel) -> anyhow::Result<SignedValidation> {
         )?)
         .await?
         .into_inner();
-    let consumer = consumer(
-        "bench-hmac",
+    Ok(consumer(
+        key,
         Signer::HmacSha1(registered.generated_shared_secret),
-    );
-    let (token, token_secret) = dance(channel, &consumer).await?;
+    ))
+}
+
+/// Registers [`HMAC_CONSUMER`], gets an access token, and signs as it calls.
+pub async fn hmac(channel: &Channel) -> anyhow::Result<SignedValidation> {
+    let consumer = register_hmac(channel, HMAC_CONSUMER).await?;
+    let access = dance(channel, &consumer).await?;
     Ok(SignedValidation {
         consumer,
-        token,
-        token_secret,
+        token: access.token,
+        token_secret: access.token_secret,
+    })
+}
+
+/// Registers an HMAC-SHA1 consumer for whole dances.
+pub async fn dances(channel: &Channel) -> anyhow::Result<Dances> {
+    Ok(Dances {
+        consumer: register_hmac(channel, "bench-dance").await?,
     })
 }
 
@@ -159,7 +189,8 @@ pub async fn rsa(channel: &Channel, count: usize) -> anyhow::Result<PresignedVal
         )?)
         .await?;
     let consumer = consumer("bench-rsa", Signer::RsaSha1(fixture_private_key()));
-    let (token, token_secret) = dance(channel, &consumer).await?;
+    let access = dance(channel, &consumer).await?;
+    let (token, token_secret) = (access.token, access.token_secret);
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let per_thread = count.div_ceil(threads);
     let signers: Vec<_> = (0..threads)
@@ -183,17 +214,29 @@ pub async fn rsa(channel: &Channel, count: usize) -> anyhow::Result<PresignedVal
     })
 }
 
+const REDIRECT_URI: &str = "https://client.example.com/callback";
+
 /// Registers a confidential OAuth 2.0 client and gets an access token through a grant
 /// with PKCE.
 pub async fn bearer(channel: &Channel) -> anyhow::Result<BearerValidation> {
-    let redirect_uri = "https://client.example.com/callback";
+    let client = register_oauth2_client(channel, "bench-oauth2").await?;
+    Ok(BearerValidation {
+        access_token: oauth2_access_token(channel, &client).await?,
+    })
+}
+
+/// Registers a confidential OAuth 2.0 client; returns its credentials.
+pub async fn register_oauth2_client(
+    channel: &Channel,
+    client_id: &str,
+) -> anyhow::Result<pb::OAuth2ClientCredentials> {
     let registered = ConsumerAdminClient::new(channel.clone())
         .register_o_auth2_client(with_credential(
             pb::RegisterOAuth2ClientRequest {
-                client_id: "bench-oauth2".into(),
-                name: "Bench OAuth 2.0".into(),
+                client_id: client_id.into(),
+                name: format!("Bench {client_id}"),
                 confidential: true,
-                redirect_uris: vec![redirect_uri.into()],
+                redirect_uris: vec![REDIRECT_URI.into()],
                 scopes: vec!["read".into()],
                 policy: None,
             },
@@ -201,6 +244,18 @@ pub async fn bearer(channel: &Channel) -> anyhow::Result<BearerValidation> {
         )?)
         .await?
         .into_inner();
+    Ok(pb::OAuth2ClientCredentials {
+        client_id: client_id.into(),
+        client_secret: registered.client_secret,
+    })
+}
+
+/// A whole authorization-code grant with PKCE for `client`; returns the access token.
+pub async fn oauth2_access_token(
+    channel: &Channel,
+    client: &pb::OAuth2ClientCredentials,
+) -> anyhow::Result<String> {
+    let redirect_uri = REDIRECT_URI;
     let verifier = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -214,7 +269,7 @@ pub async fn bearer(channel: &Channel) -> anyhow::Result<BearerValidation> {
                 decision: pb::Decision::Approve as i32,
                 oauth2: Some(pb::OAuth2AuthorizationRequest {
                     response_type: "code".into(),
-                    client_id: "bench-oauth2".into(),
+                    client_id: client.client_id.clone(),
                     redirect_uri: redirect_uri.into(),
                     scope: "read".into(),
                     state: "bench".into(),
@@ -235,10 +290,7 @@ pub async fn bearer(channel: &Channel) -> anyhow::Result<BearerValidation> {
                 code,
                 redirect_uri: redirect_uri.into(),
                 code_verifier: verifier,
-                client: Some(pb::OAuth2ClientCredentials {
-                    client_id: "bench-oauth2".into(),
-                    client_secret: registered.client_secret,
-                }),
+                client: Some(client.clone()),
                 ..Default::default()
             }),
             ..Default::default()
@@ -247,9 +299,7 @@ pub async fn bearer(channel: &Channel) -> anyhow::Result<BearerValidation> {
         .into_inner()
         .oauth2
         .context("no OAuth 2.0 tokens")?;
-    Ok(BearerValidation {
-        access_token: tokens.access_token,
-    })
+    Ok(tokens.access_token)
 }
 
 fn url_param(url: &str, name: &str) -> Option<String> {
@@ -260,29 +310,30 @@ fn url_param(url: &str, name: &str) -> Option<String> {
 }
 
 /// A whole OAuth 1.0a dance: request token, approval, exchange.
-async fn dance(channel: &Channel, consumer: &TestConsumer) -> anyhow::Result<(String, String)> {
+pub async fn dance(
+    channel: &Channel,
+    consumer: &TestConsumer,
+) -> Result<pb::ExchangeTokenResponse, tonic::Status> {
     let mut authority = TokenAuthorityClient::new(channel.clone());
     let issued = authority
         .issue_request_token(consumer.request_token("https://app.example.com/cb"))
         .await?
         .into_inner();
-    let approved = authority
-        .authorize(with_credential(
-            pb::AuthorizeRequest {
-                token: issued.token.clone(),
-                user_id: "bench-user".into(),
-                decision: pb::Decision::Approve as i32,
-                ..Default::default()
-            },
-            FRONTEND,
-        )?)
-        .await?
-        .into_inner();
-    let access = authority
+    let approve = with_credential(
+        pb::AuthorizeRequest {
+            token: issued.token.clone(),
+            user_id: "bench-user".into(),
+            decision: pb::Decision::Approve as i32,
+            ..Default::default()
+        },
+        FRONTEND,
+    )
+    .map_err(|error| tonic::Status::internal(error.to_string()))?;
+    let approved = authority.authorize(approve).await?.into_inner();
+    Ok(authority
         .exchange_token(consumer.exchange(&issued.token, &issued.token_secret, &approved.verifier))
         .await?
-        .into_inner();
-    Ok((access.token, access.token_secret))
+        .into_inner())
 }
 
 /// The raw cost of one RSA-SHA1 PKCS#1 v1.5 verification with the fixture's 2048-bit

@@ -41,7 +41,11 @@ impl Hashes {
 /// A running server.
 pub struct Server {
     child: Child,
+    /// `None` for a replica: the first process owns the database.
     database: Option<TestDatabase>,
+    /// The database the process serves from.
+    pub database_url: String,
+    encryption_key: String,
     /// The gRPC port.
     pub grpc_port: u16,
     /// From spawning the process to the health service answering `SERVING`, on a
@@ -70,9 +74,50 @@ impl Server {
         let (database, url) = TestDatabase::create(backend)
             .await
             .context("Postgres is unreachable: the Postgres scenarios need it")?;
+        let key: [u8; 32] = rand::random();
+        Server::spawn(
+            binary,
+            hashes,
+            folder,
+            settings,
+            Some(database),
+            url,
+            STANDARD.encode(key),
+        )
+        .await
+    }
+
+    /// Starts a second process on this one's database and encryption key, as another
+    /// replica of one deployment (it does not migrate; this one did).
+    pub async fn start_replica(
+        &self,
+        binary: &Path,
+        hashes: &Hashes,
+        folder: &Path,
+    ) -> anyhow::Result<Server> {
+        Server::spawn(
+            binary,
+            hashes,
+            folder,
+            &[("DATABASE__MIGRATE_ON_START", "false".into())],
+            None,
+            self.database_url.clone(),
+            self.encryption_key.clone(),
+        )
+        .await
+    }
+
+    async fn spawn(
+        binary: &Path,
+        hashes: &Hashes,
+        folder: &Path,
+        settings: &[(&str, String)],
+        database: Option<TestDatabase>,
+        url: String,
+        encryption_key: String,
+    ) -> anyhow::Result<Server> {
         std::fs::create_dir_all(folder)?;
         let (grpc_port, http_port) = (free_port()?, free_port()?);
-        let key: [u8; 32] = rand::random();
         let mut command = Command::new(binary);
         command
             .arg("serve")
@@ -88,7 +133,7 @@ impl Server {
             )
             .env("LATCHKEY_DATABASE__URL", &url)
             .env("LATCHKEY_DATABASE__MIGRATE_ON_START", "true")
-            .env("LATCHKEY_ENCRYPTION__KEY", STANDARD.encode(key))
+            .env("LATCHKEY_ENCRYPTION__KEY", &encryption_key)
             .env("LATCHKEY_CREDENTIALS__ADMIN_HASH", &hashes.admin)
             .env("LATCHKEY_CREDENTIALS__FRONTEND_HASH", &hashes.frontend)
             .env("LATCHKEY_LOG__FORMAT", "json")
@@ -108,7 +153,9 @@ impl Server {
             .with_context(|| format!("starting {}", binary.display()))?;
         let mut server = Server {
             child,
-            database: Some(database),
+            database,
+            database_url: url,
+            encryption_key,
             grpc_port,
             startup: Duration::ZERO,
             idle_rss_kib: 0,
