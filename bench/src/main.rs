@@ -279,7 +279,10 @@ impl Bench<'_> {
 
     /// Scenario 7: validations while the sweeper removes a backlog; see [`sweep`].
     async fn under_sweep(&self, shape: Shape) -> anyhow::Result<SweepRow> {
-        eprintln!("validations under a sweep of {} rows...", self.arguments.sweep_rows);
+        eprintln!(
+            "validations under a sweep of {} rows...",
+            self.arguments.sweep_rows
+        );
         let folder = self.folder.join("sweep");
         let server = Server::start(
             &self.arguments.binary,
@@ -462,8 +465,14 @@ fn write_reach(report: &mut String, reach: &revocation::Reach) -> anyhow::Result
     writeln!(report, "| token | samples | p50 ms | p99 ms | max ms |")?;
     writeln!(report, "|---|---:|---:|---:|---:|")?;
     for (kind, samples) in [
-        ("OAuth 1.0a access token, revoked by an admin", &reach.oauth1),
-        ("OAuth 2.0 bearer token, revoked by its client", &reach.bearer),
+        (
+            "OAuth 1.0a access token, revoked by an admin",
+            &reach.oauth1,
+        ),
+        (
+            "OAuth 2.0 bearer token, revoked by its client",
+            &reach.bearer,
+        ),
     ] {
         writeln!(
             report,

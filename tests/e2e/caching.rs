@@ -7,8 +7,8 @@ use crate::ecosystem::{sample, scrape};
 use latchkey_api::v1 as pb;
 use latchkey_tests::app::{ADMIN, with_credential};
 use latchkey_tests::flows::{access_token, hmac_consumer, set_enabled};
-use latchkey_tests::oauth2::{grant, register_client, validate};
 use latchkey_tests::oauth2::TestClient;
+use latchkey_tests::oauth2::{grant, register_client, validate};
 use latchkey_tests::{TestApp, TestConsumer, assert_problem};
 use sea_orm::ConnectionTrait;
 use std::time::{Duration, Instant};
@@ -248,8 +248,12 @@ async fn cached_tokens_revoked_or_cut_through_this_replica_are_refused_at_once(a
     let (token, secret, token_id) = access_token(app, &consumer, "ann").await;
     let (cut, cut_secret, _) = access_token(app, &consumer, "bob").await;
     let validate_both = async || {
-        validate_signed(app, &consumer, &token, &secret).await.unwrap();
-        validate_signed(app, &consumer, &cut, &cut_secret).await.unwrap();
+        validate_signed(app, &consumer, &token, &secret)
+            .await
+            .unwrap();
+        validate_signed(app, &consumer, &cut, &cut_secret)
+            .await
+            .unwrap();
     };
     cached_on(app, "access_tokens", validate_both).await;
     revoke_by_id(app, &token_id).await;
@@ -259,7 +263,9 @@ async fn cached_tokens_revoked_or_cut_through_this_replica_are_refused_at_once(a
         "token_revoked",
     );
     // Cutting issued tokens' lifetime (a consumer change) reaches cached tokens too.
-    validate_signed(app, &consumer, &cut, &cut_secret).await.unwrap();
+    validate_signed(app, &consumer, &cut, &cut_secret)
+        .await
+        .unwrap();
     app.admin
         .clone()
         .update_consumer(with_credential(
@@ -300,7 +306,9 @@ async fn tokens_revoked_on_one_replica_are_refused_on_another(app: &TestApp) {
     let consumer = hmac_consumer(app, "revoked-there").await;
     let (token, secret, token_id) = access_token(app, &consumer, "ann").await;
     cached_on(&other, "access_tokens", async || {
-        validate_signed(&other, &consumer, &token, &secret).await.unwrap();
+        validate_signed(&other, &consumer, &token, &secret)
+            .await
+            .unwrap();
     })
     .await;
     revoke_by_id(app, &token_id).await;
@@ -309,7 +317,10 @@ async fn tokens_revoked_on_one_replica_are_refused_on_another(app: &TestApp) {
         .await
         .is_ok()
     {
-        assert!(started.elapsed() < HEARD_WITHIN, "the revoked token still works there");
+        assert!(
+            started.elapsed() < HEARD_WITHIN,
+            "the revoked token still works there"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_problem(
@@ -327,7 +338,10 @@ async fn tokens_revoked_on_one_replica_are_refused_on_another(app: &TestApp) {
     revoke_bearer(app, &client, &tokens.access_token).await;
     let started = Instant::now();
     while validate(&other, &tokens.access_token).await.is_ok() {
-        assert!(started.elapsed() < HEARD_WITHIN, "the revoked bearer token still works there");
+        assert!(
+            started.elapsed() < HEARD_WITHIN,
+            "the revoked bearer token still works there"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(other.cleanup().await);
@@ -356,13 +370,17 @@ async fn a_token_used_on_another_replica_is_not_refused_as_idle_from_a_stale_cop
     let (token, secret, _) = access_token(app, &consumer, "ann").await;
     // The other replica caches the token as used now.
     cached_on(&other, "access_tokens", async || {
-        validate_signed(&other, &consumer, &token, &secret).await.unwrap();
+        validate_signed(&other, &consumer, &token, &secret)
+            .await
+            .unwrap();
     })
     .await;
     // 50 s later it is used here; 50 s after that, the other replica's copy says
     // 100 s idle, the row 50 s.
     app.advance(chrono::Duration::seconds(50));
-    validate_signed(app, &consumer, &token, &secret).await.unwrap();
+    validate_signed(app, &consumer, &token, &secret)
+        .await
+        .unwrap();
     app.advance(chrono::Duration::seconds(50));
     validate_signed(&other, &consumer, &token, &secret)
         .await

@@ -219,7 +219,10 @@ mod tests {
                 .collect();
             callers.into_iter().map(|c| c.join().unwrap()).collect()
         });
-        assert!(roles.iter().all(|r| r.contains(Role::Frontend)), "{roles:?}");
+        assert!(
+            roles.iter().all(|r| r.contains(Role::Frontend)),
+            "{roles:?}"
+        );
         assert_eq!(creds.argon2_checks(), 1);
         // A wrong credential is checked every time: nothing about it is remembered.
         assert_eq!(creds.verify("wrong"), Roles::NONE);

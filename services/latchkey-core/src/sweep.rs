@@ -355,13 +355,17 @@ impl Sweeper {
     ) -> Result<SweepOutcome, StoreError> {
         let by = now - self.settings.access_token_retention;
         let outcome = self
-            .drain(tally, |limit| self.store.delete_ended_oauth2_tokens(by, limit))
+            .drain(tally, |limit| {
+                self.store.delete_ended_oauth2_tokens(by, limit)
+            })
             .await?;
         if outcome == SweepOutcome::Stopped {
             return Ok(outcome);
         }
-        self.drain(tally, |limit| self.store.delete_ended_oauth2_grants(by, limit))
-            .await
+        self.drain(tally, |limit| {
+            self.store.delete_ended_oauth2_grants(by, limit)
+        })
+        .await
     }
 
     /// Runs `batch(limit)` until it deletes fewer rows than `limit`, or until stopped.
@@ -432,9 +436,21 @@ mod tests {
         assert_eq!(next_batch_size(1000, 1000, slow), 500);
         assert_eq!(next_batch_size(500, 1000, on_budget), 500);
         assert_eq!(next_batch_size(500, 1000, quick), 1000);
-        assert_eq!(next_batch_size(1000, 1000, quick), 1000, "never past the setting");
-        assert_eq!(next_batch_size(120, 1000, slow), 100, "never under the floor");
-        assert_eq!(next_batch_size(30, 30, slow), 30, "a setting under the floor holds");
+        assert_eq!(
+            next_batch_size(1000, 1000, quick),
+            1000,
+            "never past the setting"
+        );
+        assert_eq!(
+            next_batch_size(120, 1000, slow),
+            100,
+            "never under the floor"
+        );
+        assert_eq!(
+            next_batch_size(30, 30, slow),
+            30,
+            "a setting under the floor holds"
+        );
         assert_eq!(next_batch_size(u64::MAX, u64::MAX, Elapsed::ZERO), u64::MAX);
     }
 }

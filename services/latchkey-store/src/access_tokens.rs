@@ -6,8 +6,8 @@
 //! policy (maximum lifetime, idle timeout).
 
 use crate::audit;
-use crate::changes;
 use crate::batch::delete_batch;
+use crate::changes;
 use crate::connect::SeaStore;
 use crate::convert::{self, millis};
 use crate::entities::{access_tokens, consumers};

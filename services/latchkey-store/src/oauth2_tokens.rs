@@ -9,8 +9,8 @@
 //! can escape a family revocation.
 
 use crate::audit;
-use crate::changes;
 use crate::batch::delete_batch;
+use crate::changes;
 use crate::connect::SeaStore;
 use crate::convert::{corrupt, hash, instant, millis, optional_instant};
 use crate::entities::{oauth2_clients, oauth2_grants, oauth2_tokens};

@@ -1,8 +1,8 @@
 //! After the dance: validating resource requests (the hot path), revoking tokens, and
 //! listing a user's grants.
 
-use super::dance::access_token_context;
 use super::cached::Source;
+use super::dance::access_token_context;
 use super::verify::{SignedRequest, TokenSecret};
 use super::{Authority, Caller, validate_user_id};
 use crate::credentials::Role;
