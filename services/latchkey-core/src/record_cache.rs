@@ -157,6 +157,21 @@ impl<V: Clone, K: Hash + Eq + Clone> RecordCache<V, K> {
         entries.by_key.insert(key, (value, Instant::now()));
     }
 
+    /// Reads a record with `read` and keeps it, unless a change raced the read (the
+    /// ticket-then-put protocol above, in one place).
+    pub async fn read_and_keep<E>(
+        &self,
+        key: K,
+        read: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<V>, E> {
+        let ticket = self.ticket();
+        let found = read.await?;
+        if let Some(value) = &found {
+            self.put(ticket, key, value.clone());
+        }
+        Ok(found)
+    }
+
     /// Changes a cached record in place, if it is cached, keeping its age: for a change
     /// this process made and knows the whole of (a token's last use). Unlike
     /// [`RecordCache::forget`], reads under way are not dropped.

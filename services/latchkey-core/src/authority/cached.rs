@@ -151,12 +151,11 @@ impl Authority {
         if let Some(consumer) = self.hot.consumers.get(key) {
             return Ok(Some(consumer));
         }
-        let ticket = self.hot.consumers.ticket();
-        let found = self.store.get_consumer(key).await?;
-        if let Some(consumer) = &found {
-            self.hot.consumers.put(ticket, key, consumer.clone());
-        }
-        Ok(found)
+        Ok(self
+            .hot
+            .consumers
+            .read_and_keep(key.to_owned(), self.store.get_consumer(key))
+            .await?)
     }
 
     /// An OAuth 2.0 client, from the cache when it can be trusted.
@@ -167,12 +166,14 @@ impl Authority {
         if let Some(client) = self.hot.clients.get(client_id) {
             return Ok(Some(client));
         }
-        let ticket = self.hot.clients.ticket();
-        let found = self.store.get_oauth2_client(client_id).await?;
-        if let Some(client) = &found {
-            self.hot.clients.put(ticket, client_id, client.clone());
-        }
-        Ok(found)
+        Ok(self
+            .hot
+            .clients
+            .read_and_keep(
+                client_id.to_owned(),
+                self.store.get_oauth2_client(client_id),
+            )
+            .await?)
     }
 
     /// An OAuth 1.0a access token, from the cache when it can be trusted.
@@ -193,12 +194,11 @@ impl Authority {
         &self,
         hash: &TokenHash,
     ) -> AuthorityResult<Option<AccessTokenRecord>> {
-        let ticket = self.hot.access_tokens.ticket();
-        let found = self.store.find_access_token(hash).await?;
-        if let Some(token) = &found {
-            self.hot.access_tokens.put(ticket, *hash, token.clone());
-        }
-        Ok(found)
+        Ok(self
+            .hot
+            .access_tokens
+            .read_and_keep(*hash, self.store.find_access_token(hash))
+            .await?)
     }
 
     /// This process recorded a use of a cached access token.
@@ -216,12 +216,11 @@ impl Authority {
         if let Some(token) = self.hot.oauth2_tokens.get(hash) {
             return Ok(Some(token));
         }
-        let ticket = self.hot.oauth2_tokens.ticket();
-        let found = self.store.find_oauth2_token(hash).await?;
-        if let Some(token) = &found {
-            self.hot.oauth2_tokens.put(ticket, *hash, token.clone());
-        }
-        Ok(found)
+        Ok(self
+            .hot
+            .oauth2_tokens
+            .read_and_keep(*hash, self.store.find_oauth2_token(hash))
+            .await?)
     }
 
     /// This process changed a consumer.
