@@ -27,6 +27,7 @@ use crate::cipher::SecretCipher;
 use crate::clock::Clock;
 use crate::credentials::{Role, Roles};
 use crate::error::{AuthorityError, AuthorityResult};
+use crate::oauth2::secret_checks::ClientSecretChecks;
 use crate::policy::Policy;
 use crate::record_cache::Lookups;
 use crate::records::{AuditAction, AuditEvent};
@@ -115,6 +116,8 @@ pub struct Authority {
     policy: Policy,
     keys: KeyCache,
     hot: Arc<cached::HotRecords>,
+    /// Every OAuth 2.0 client secret check goes through here: bounded, off the runtime.
+    client_secrets: ClientSecretChecks,
 }
 
 impl std::fmt::Debug for Authority {
@@ -143,6 +146,7 @@ impl Authority {
             policy,
             keys: KeyCache::default(),
             hot,
+            client_secrets: ClientSecretChecks::new(),
         }
     }
 
@@ -165,6 +169,12 @@ impl Authority {
             hits: counts.hits,
             misses: counts.misses,
         }
+    }
+
+    /// Argon2 checks of OAuth 2.0 client secrets run since start-up (a remembered
+    /// secret runs none).
+    pub fn client_secret_argon2_checks(&self) -> u64 {
+        self.client_secrets.argon2_checks()
     }
 
     /// Now, to the millisecond: the precision the store keeps, so a record read back

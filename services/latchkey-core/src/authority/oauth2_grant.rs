@@ -9,6 +9,10 @@
 //! - [`Authority::exchange_oauth2`]: the token endpoint, for `authorization_code` here
 //!   and `refresh_token` in [`super::oauth2_tokens`].
 //!
+//! Clients authenticate through [`crate::oauth2::secret_checks`], which runs argon2
+//! off the async runtime, a bounded number at a time, and gives an unknown client id
+//! the same work as a wrong secret.
+//!
 //! A code is single use. Its redemption is one guarded update in the store, so of any
 //! number of concurrent redemptions on any replicas exactly one gets tokens. Any other
 //! use of a redeemed code (a replay, or the loser of that race) revokes the grant the
@@ -18,7 +22,6 @@ use super::dance::UserDecision;
 use super::{Authority, Caller, validate_user_id};
 use crate::credentials::Role;
 use crate::error::{AuthorityError, AuthorityResult};
-use crate::oauth2::client::secret_matches;
 use crate::oauth2::pkce::{self, PkceMethod};
 use crate::oauth2::records::{
     AuthorizationCodeRecord, OAuth2ClientRecord, OAuth2GrantRecord, OAuth2TokenKind,
@@ -28,7 +31,7 @@ use crate::oauth2::{OAuth2Error, scope};
 use crate::records::AuditAction;
 use crate::secret::{TokenHash, new_token_value};
 use chrono::{DateTime, Duration, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use uuid::Uuid;
 
 /// An authorization request as the browser brought it (RFC 6749 section 4.1.1).
@@ -122,10 +125,6 @@ fn redirect_with(base: &str, pairs: &[(&str, &str)]) -> AuthorityResult<String> 
     }
     Ok(url.to_string())
 }
-
-/// A hash no presented secret matches, checked against when the client is unknown.
-static DUMMY_HASH: std::sync::LazyLock<Option<String>> =
-    std::sync::LazyLock::new(|| crate::credentials::hash_credential("no client has this").ok());
 
 fn grant_error(detail: impl Into<String>) -> AuthorityError {
     AuthorityError::oauth2(OAuth2Error::InvalidGrant, detail)
@@ -331,13 +330,20 @@ impl Authority {
         else {
             // The same argon2 work as for a known client, so the response time does
             // not tell which client ids exist.
-            if let (Some(secret), Some(dummy)) = (&credentials.client_secret, &*DUMMY_HASH) {
-                secret_matches(secret.expose_secret(), dummy);
+            if let Some(secret) = &credentials.client_secret {
+                self.client_secrets
+                    .check_unknown_client(&credentials.client_id, secret)
+                    .await
+                    .map_err(Self::internal)?;
             }
             return Err(refused());
         };
         let authenticated = match (&client.secret_hash, &credentials.client_secret) {
-            (Some(hash), Some(secret)) => secret_matches(secret.expose_secret(), hash),
+            (Some(hash), Some(secret)) => self
+                .client_secrets
+                .matches(&client.client_id, secret, hash)
+                .await
+                .map_err(Self::internal)?,
             // A public client identifies itself; presenting a secret it does not have
             // is a mistake worth refusing.
             (None, None) => true,

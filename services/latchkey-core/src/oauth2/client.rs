@@ -43,7 +43,9 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
-/// Whether `presented` matches the argon2 PHC `hash`. Slow by design.
+/// Whether `presented` matches the argon2 PHC `hash`. Slow by design (about 19 MiB
+/// and tens of milliseconds) and blocking: the token endpoint calls it only through
+/// [`super::secret_checks::ClientSecretChecks`], off the async runtime.
 pub fn secret_matches(presented: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {

@@ -4,7 +4,8 @@
 //!
 //! This module holds the rules that need no store: error words ([`error`]), the rows
 //! ([`records`]), the storage contract ([`store`]), PKCE ([`pkce`]), scopes
-//! ([`scope`]), client registration checks ([`client`]) and lifetimes ([`policy`]).
+//! ([`scope`]), client registration checks ([`client`]), the gate client secrets
+//! are checked through ([`secret_checks`]) and lifetimes ([`policy`]).
 //! The use cases live in `authority::oauth2_*`.
 //!
 //! Invariants kept across the module:
@@ -20,6 +21,7 @@ pub mod pkce;
 pub mod policy;
 pub mod records;
 pub mod scope;
+pub mod secret_checks;
 pub mod store;
 
 pub use error::{OAuth2Error, OAuth2Failure};
