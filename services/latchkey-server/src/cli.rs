@@ -144,7 +144,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let config = Config::load(cli.config.as_deref())?;
-    crate::telemetry::init(&config.log);
+    // Held until `run` returns, so the last lines are flushed.
+    let _log_writer = crate::telemetry::init(&config.log);
     match cli.command {
         Command::Serve => {
             let app = Application::build(config)
