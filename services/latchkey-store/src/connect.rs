@@ -132,6 +132,11 @@ impl SeaStore {
             .map_err(db_err)
     }
 
+    /// Whether this store is on Postgres (some writes take a Postgres-only shape).
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Postgres
+    }
+
     /// The queue that writes spent nonces in batches.
     pub(crate) fn nonce_writer(&self) -> &NonceWriter {
         &self.nonces

@@ -21,6 +21,7 @@ mod changes;
 mod connect;
 mod consumers;
 mod convert;
+mod dance_statements;
 pub mod entities;
 mod error;
 mod nonces;

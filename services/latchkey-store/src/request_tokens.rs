@@ -5,11 +5,14 @@
 //! re-evaluates the `WHERE` after waiting for a concurrent writer's row lock, so the
 //! loser sees 0 rows; on SQLite the writers are serialised by `BEGIN IMMEDIATE`. The
 //! `UPDATE` is each transaction's first statement: nothing is read and then decided.
+//! On Postgres, issuing, deciding and exchanging are each one statement with their
+//! audit line (see [`crate::dance_statements`]).
 
 use crate::audit;
 use crate::batch::delete_batch;
 use crate::connect::SeaStore;
 use crate::convert::{self, millis};
+use crate::dance_statements;
 use crate::entities::{access_tokens, request_tokens};
 use crate::error::{db_err, is_unique_violation};
 use chrono::{DateTime, Utc};
@@ -31,7 +34,11 @@ pub(crate) async fn insert(
     token: &RequestTokenRecord,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let row = convert::request_token_row(token)?.into_active_model();
+    let row = convert::request_token_row(token)?;
+    if store.is_postgres() {
+        return dance_statements::insert_request_token(store.connection(), &row, audit).await;
+    }
+    let row = row.into_active_model();
     let txn = store.begin_write().await?;
     request_tokens::Entity::insert(row)
         .exec_without_returning(&txn)
@@ -67,6 +74,29 @@ pub(crate) async fn decide(
     now: DateTime<Utc>,
     audit: &AuditEvent,
 ) -> Result<bool, StoreError> {
+    if store.is_postgres() {
+        let (state, user_id, verifier_hash) = match decision {
+            RequestTokenDecision::Approve {
+                user_id,
+                verifier_hash,
+            } => (
+                RequestTokenState::Approved,
+                user_id,
+                Some(verifier_hash.as_bytes().to_vec()),
+            ),
+            RequestTokenDecision::Deny { user_id } => (RequestTokenState::Denied, user_id, None),
+        };
+        return dance_statements::decide_request_token(
+            store.connection(),
+            id,
+            state,
+            user_id,
+            verifier_hash,
+            millis(now),
+            audit,
+        )
+        .await;
+    }
     let mut update =
         request_tokens::Entity::update_many().col_expr(Column::DecidedAt, Expr::value(millis(now)));
     update = match decision {
@@ -171,7 +201,18 @@ pub(crate) async fn exchange(
     access: &AccessTokenRecord,
     audit: &AuditEvent,
 ) -> Result<bool, StoreError> {
-    let access_row = convert::access_token_row(access).into_active_model();
+    let access_row = convert::access_token_row(access);
+    if store.is_postgres() {
+        return dance_statements::exchange_request_token(
+            store.connection(),
+            request_token_id,
+            millis(now),
+            &access_row,
+            audit,
+        )
+        .await;
+    }
+    let access_row = access_row.into_active_model();
     let txn = store.begin_write().await?;
     let changed = request_tokens::Entity::update_many()
         .col_expr(

@@ -71,6 +71,7 @@ on_both_backends!(
     request_tokens::thirty_concurrent_exchanges_of_one_request_token_yield_exactly_one_access_token,
     request_tokens::an_expired_or_unapproved_request_token_cannot_be_exchanged,
     request_tokens::wrong_verifiers_are_counted_and_kill_the_token_at_the_maximum,
+    request_tokens::each_dance_write_commits_with_its_audit_line_or_not_at_all,
     access_tokens::revocation_selectors_count_only_live_tokens_and_audit_only_real_revocations,
     access_tokens::live_grants_exclude_revoked_and_expired_tokens_and_list_the_newest_first,
     access_tokens::a_consumers_live_tokens_are_listed_newest_first_up_to_the_limit,

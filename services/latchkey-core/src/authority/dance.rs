@@ -235,7 +235,9 @@ impl Authority {
                 "the request token was already decided",
             ));
         }
-        let consumer = self.store.get_consumer(&record.consumer_key).await?;
+        // The cache ValidateAccess trusts: a consumer change empties it on this
+        // replica at once and on the others through the change feed.
+        let consumer = self.hot_consumer(&record.consumer_key).await?;
         if !consumer.is_some_and(|c| c.enabled) {
             return Err(AuthorityError::precondition(
                 Problem::ConsumerKeyRejected,

@@ -4,7 +4,7 @@ use crate::support::*;
 use chrono::Duration;
 use latchkey_core::records::{AuditAction, RequestTokenDecision, RequestTokenState};
 use latchkey_core::secret::TokenHash;
-use latchkey_core::store::Store;
+use latchkey_core::store::{Store, StoreError};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -256,5 +256,102 @@ pub async fn wrong_verifiers_are_counted_and_kill_the_token_at_the_maximum(store
     assert_eq!(
         count_audit(&store, AuditAction::RequestTokenKilled).await,
         1
+    );
+}
+
+/// Each write of the dance commits with exactly its audit line, and a write that fails
+/// leaves neither: the row is read back whole, a refused write adds no line, and an
+/// exchange whose access token cannot be inserted does not spend the request token.
+pub async fn each_dance_write_commits_with_its_audit_line_or_not_at_all(store: Arc<SeaStore>) {
+    let now = now();
+    insert_consumer(&store, "c-1").await;
+    let token = request_token("c-1", now + Duration::minutes(10));
+    insert_request_token(&store, &token).await;
+    assert_eq!(
+        store
+            .find_request_token(&token.token_hash)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&token)
+    );
+    assert_eq!(
+        count_audit(&store, AuditAction::RequestTokenIssued).await,
+        1
+    );
+
+    let again = store
+        .insert_request_token(&token, &audit(AuditAction::RequestTokenIssued))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(
+        count_audit(&store, AuditAction::RequestTokenIssued).await,
+        1
+    );
+
+    let approve = RequestTokenDecision::Approve {
+        user_id: "alice".to_owned(),
+        verifier_hash: TokenHash::of("verifier"),
+    };
+    let approved = audit(AuditAction::RequestTokenApproved);
+    assert!(
+        store
+            .decide_request_token(token.id, &approve, now, &approved)
+            .await
+            .unwrap()
+    );
+    let stored = store
+        .find_request_token(&token.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            stored.state,
+            stored.user_id.as_deref(),
+            stored.verifier_hash,
+            stored.decided_at
+        ),
+        (
+            RequestTokenState::Approved,
+            Some("alice"),
+            Some(TokenHash::of("verifier")),
+            Some(now)
+        )
+    );
+
+    // An access token whose hash another token already has cannot be inserted: the
+    // exchange fails whole, and the request token can still be exchanged.
+    let other = issue_access_token(&store, "c-1", "bob", now, now + Duration::hours(1)).await;
+    let mut clash = access_token("c-1", "alice", token.id, now, now + Duration::hours(1));
+    clash.token_hash = other.token_hash;
+    let issued = audit(AuditAction::AccessTokenIssued);
+    let lines_before = count_audit(&store, AuditAction::AccessTokenIssued).await;
+    let clashed = store
+        .exchange_request_token(token.id, now, &clash, &issued)
+        .await;
+    assert!(
+        matches!(clashed, Err(StoreError::Conflict(_))),
+        "{clashed:?}"
+    );
+    assert_eq!(store.get_access_token(clash.id).await.unwrap(), None);
+    assert_eq!(
+        count_audit(&store, AuditAction::AccessTokenIssued).await,
+        lines_before
+    );
+    let access = access_token("c-1", "alice", token.id, now, now + Duration::hours(1));
+    assert!(
+        store
+            .exchange_request_token(token.id, now, &access, &issued)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_access_token(access.id).await.unwrap().as_ref(),
+        Some(&access)
+    );
+    assert_eq!(
+        count_audit(&store, AuditAction::AccessTokenIssued).await,
+        lines_before + 1
     );
 }
