@@ -172,9 +172,9 @@ impl Operations {
                 router.serve_with_incoming_shutdown(incoming, stop).await?
             }
             None => {
-                router
-                    .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop)
-                    .await?
+                let incoming = TcpListenerStream::new(listener)
+                    .map(|accepted| accepted.inspect(crate::tls::send_small_writes_at_once));
+                router.serve_with_incoming_shutdown(incoming, stop).await?
             }
         }
         Ok(())
