@@ -101,6 +101,12 @@ pub async fn run_until<C: Caller>(
                 let result = caller.call(channel.clone(), n).await;
                 let took = started.elapsed();
                 n += 1;
+                if result.is_err() {
+                    // A call can fail without awaiting anything (the pre-signed requests
+                    // ran out, say): without a yield, these loops would hold every
+                    // worker thread and the timer that ends the run would never fire.
+                    tokio::task::yield_now().await;
+                }
                 if !recording.load(Ordering::Relaxed) {
                     continue;
                 }
