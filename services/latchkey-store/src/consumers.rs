@@ -6,7 +6,7 @@ use crate::changes;
 use crate::connect::SeaStore;
 use crate::convert;
 use crate::entities::{access_tokens, consumers, nonces, request_tokens};
-use crate::error::{db_err, is_unique_violation};
+use crate::error::{conflict_or_db_err, db_err};
 use chrono::Duration;
 use latchkey_core::records::{AuditEvent, ConsumerRecord};
 use latchkey_core::store::{StoreChange, StoreError};
@@ -25,13 +25,7 @@ pub(crate) async fn insert(
     consumers::Entity::insert(row)
         .exec_without_returning(&txn)
         .await
-        .map_err(|err| {
-            if is_unique_violation(&err) {
-                StoreError::Conflict("a consumer with this key already exists".to_owned())
-            } else {
-                db_err(err)
-            }
-        })?;
+        .map_err(|err| conflict_or_db_err(err, "a consumer with this key already exists"))?;
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)
 }

@@ -19,7 +19,8 @@
 
 use crate::convert::millis;
 use crate::entities::{access_tokens, request_tokens};
-use crate::error::{db_err, is_unique_violation};
+use crate::error::{conflict_or_db_err, db_err};
+use crate::request_tokens::{ACCESS_TOKEN_TAKEN, REQUEST_TOKEN_TAKEN};
 use latchkey_core::records::{AuditEvent, RequestTokenState};
 use latchkey_core::store::StoreError;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
@@ -83,13 +84,9 @@ pub(crate) async fn insert_request_token(
         row.decided_at.into(),
     ];
     values.extend(audit_values(audit));
-    run(db, sql, values).await.map_err(|err| {
-        if is_unique_violation(&err) {
-            StoreError::Conflict("a request token with this id or hash exists".to_owned())
-        } else {
-            db_err(err)
-        }
-    })?;
+    run(db, sql, values)
+        .await
+        .map_err(|err| conflict_or_db_err(err, REQUEST_TOKEN_TAKEN))?;
     Ok(())
 }
 
@@ -151,14 +148,8 @@ pub(crate) async fn exchange_request_token(
         access.last_used_at.into(),
     ];
     values.extend(audit_values(audit));
-    let written = run(db, sql, values).await.map_err(|err| {
-        if is_unique_violation(&err) {
-            StoreError::Conflict(
-                "an access token with this id, hash or request token exists".to_owned(),
-            )
-        } else {
-            db_err(err)
-        }
-    })?;
+    let written = run(db, sql, values)
+        .await
+        .map_err(|err| conflict_or_db_err(err, ACCESS_TOKEN_TAKEN))?;
     Ok(written == 1)
 }

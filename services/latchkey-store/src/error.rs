@@ -44,6 +44,16 @@ pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
     )
 }
 
+/// [`db_err`], except that a unique or primary key violation is
+/// [`StoreError::Conflict`] with `what` (which row already exists) as its message.
+pub(crate) fn conflict_or_db_err(err: DbErr, what: &str) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::Conflict(what.to_owned())
+    } else {
+        db_err(err)
+    }
+}
+
 fn runtime_err(runtime: &RuntimeErr) -> StoreError {
     let RuntimeErr::SqlxError(sqlx_err) = runtime else {
         return StoreError::Internal(runtime.to_string());

@@ -5,7 +5,7 @@ use crate::changes;
 use crate::connect::SeaStore;
 use crate::convert::{corrupt, instant, millis};
 use crate::entities::{oauth2_clients, oauth2_codes, oauth2_grants, oauth2_tokens};
-use crate::error::{db_err, is_unique_violation};
+use crate::error::{conflict_or_db_err, db_err};
 use latchkey_core::oauth2::records::OAuth2ClientRecord;
 use latchkey_core::records::AuditEvent;
 use latchkey_core::store::{StoreChange, StoreError};
@@ -64,13 +64,7 @@ pub(crate) async fn insert(
     oauth2_clients::Entity::insert(row(client).into_active_model())
         .exec_without_returning(&txn)
         .await
-        .map_err(|err| {
-            if is_unique_violation(&err) {
-                StoreError::Conflict("an OAuth 2.0 client with this id exists".to_owned())
-            } else {
-                db_err(err)
-            }
-        })?;
+        .map_err(|err| conflict_or_db_err(err, "an OAuth 2.0 client with this id exists"))?;
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)
 }

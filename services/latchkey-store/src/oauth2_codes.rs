@@ -10,7 +10,7 @@ use crate::batch::delete_batch;
 use crate::connect::SeaStore;
 use crate::convert::{corrupt, hash, instant, millis, optional_instant};
 use crate::entities::{oauth2_codes, oauth2_grants};
-use crate::error::{db_err, is_unique_violation};
+use crate::error::{conflict_or_db_err, db_err};
 use crate::oauth2_clients::split_scopes;
 use crate::oauth2_tokens;
 use chrono::{DateTime, Utc};
@@ -93,13 +93,7 @@ pub(crate) async fn insert(
     oauth2_codes::Entity::insert(row(code).into_active_model())
         .exec_without_returning(&txn)
         .await
-        .map_err(|err| {
-            if is_unique_violation(&err) {
-                StoreError::Conflict("a code with this id or hash exists".to_owned())
-            } else {
-                db_err(err)
-            }
-        })?;
+        .map_err(|err| conflict_or_db_err(err, "a code with this id or hash exists"))?;
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)
 }

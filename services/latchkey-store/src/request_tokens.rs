@@ -14,7 +14,7 @@ use crate::connect::SeaStore;
 use crate::convert::{self, millis};
 use crate::dance_statements;
 use crate::entities::{access_tokens, request_tokens};
-use crate::error::{db_err, is_unique_violation};
+use crate::error::{conflict_or_db_err, db_err};
 use chrono::{DateTime, Utc};
 use latchkey_core::records::{
     AccessTokenRecord, AuditAction, AuditEvent, RequestTokenDecision, RequestTokenRecord,
@@ -28,6 +28,12 @@ use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelec
 use uuid::Uuid;
 
 use request_tokens::Column;
+
+/// The conflict when a request token's id or hash is taken.
+pub(crate) const REQUEST_TOKEN_TAKEN: &str = "a request token with this id or hash exists";
+/// The conflict when an access token's id, hash or request token is taken.
+pub(crate) const ACCESS_TOKEN_TAKEN: &str =
+    "an access token with this id, hash or request token exists";
 
 pub(crate) async fn insert(
     store: &SeaStore,
@@ -43,13 +49,7 @@ pub(crate) async fn insert(
     request_tokens::Entity::insert(row)
         .exec_without_returning(&txn)
         .await
-        .map_err(|err| {
-            if is_unique_violation(&err) {
-                StoreError::Conflict("a request token with this id or hash exists".to_owned())
-            } else {
-                db_err(err)
-            }
-        })?;
+        .map_err(|err| conflict_or_db_err(err, REQUEST_TOKEN_TAKEN))?;
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)
 }
@@ -233,15 +233,7 @@ pub(crate) async fn exchange(
     access_tokens::Entity::insert(access_row)
         .exec_without_returning(&txn)
         .await
-        .map_err(|err| {
-            if is_unique_violation(&err) {
-                StoreError::Conflict(
-                    "an access token with this id, hash or request token exists".to_owned(),
-                )
-            } else {
-                db_err(err)
-            }
-        })?;
+        .map_err(|err| conflict_or_db_err(err, ACCESS_TOKEN_TAKEN))?;
     audit::write(&txn, audit).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(true)
