@@ -172,6 +172,24 @@ impl<V: Clone, K: Hash + Eq + Clone> RecordCache<V, K> {
         Ok(found)
     }
 
+    /// The cached record, or else the one `read` finds, kept (see
+    /// [`RecordCache::read_and_keep`]). `read` runs only on a miss.
+    pub async fn get_or_read<Q, E, F>(
+        &self,
+        key: &Q,
+        read: impl FnOnce() -> F,
+    ) -> Result<Option<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        F: Future<Output = Result<Option<V>, E>>,
+    {
+        if let Some(value) = self.get(key) {
+            return Ok(Some(value));
+        }
+        self.read_and_keep(key.to_owned(), read()).await
+    }
+
     /// Changes a cached record in place, if it is cached, keeping its age: for a change
     /// this process made and knows the whole of (a token's last use). Unlike
     /// [`RecordCache::forget`], reads under way are not dropped.

@@ -18,7 +18,7 @@ use crate::oauth2::records::{OAuth2ClientRecord, OAuth2TokenRecord};
 use crate::record_cache::{CAPACITY, CacheCounts, RecordCache, UNWATCHED_TTL, WATCHED_TTL};
 use crate::records::{AccessTokenRecord, ConsumerRecord};
 use crate::secret::TokenHash;
-use crate::store::{ChangeFeed, StoreChange};
+use crate::store::{ChangeFeed, StoreChange, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Weak};
 use tokio::sync::broadcast::Receiver;
@@ -148,13 +148,10 @@ async fn follow(hot: Weak<HotRecords>, mut changes: Receiver<StoreChange>) {
 impl Authority {
     /// A consumer, from the cache when it can be trusted.
     pub(super) async fn hot_consumer(&self, key: &str) -> AuthorityResult<Option<ConsumerRecord>> {
-        if let Some(consumer) = self.hot.consumers.get(key) {
-            return Ok(Some(consumer));
-        }
         Ok(self
             .hot
             .consumers
-            .read_and_keep(key.to_owned(), self.store.get_consumer(key))
+            .get_or_read(key, || self.store.get_consumer(key))
             .await?)
     }
 
@@ -163,16 +160,10 @@ impl Authority {
         &self,
         client_id: &str,
     ) -> AuthorityResult<Option<OAuth2ClientRecord>> {
-        if let Some(client) = self.hot.clients.get(client_id) {
-            return Ok(Some(client));
-        }
         Ok(self
             .hot
             .clients
-            .read_and_keep(
-                client_id.to_owned(),
-                self.store.get_oauth2_client(client_id),
-            )
+            .get_or_read(client_id, || self.store.get_oauth2_client(client_id))
             .await?)
     }
 
@@ -213,13 +204,10 @@ impl Authority {
         &self,
         hash: &TokenHash,
     ) -> AuthorityResult<Option<OAuth2TokenRecord>> {
-        if let Some(token) = self.hot.oauth2_tokens.get(hash) {
-            return Ok(Some(token));
-        }
         Ok(self
             .hot
             .oauth2_tokens
-            .read_and_keep(*hash, self.store.find_oauth2_token(hash))
+            .get_or_read(hash, || self.store.find_oauth2_token(hash))
             .await?)
     }
 
@@ -236,6 +224,18 @@ impl Authority {
     /// This process revoked tokens.
     pub(super) fn forget_tokens(&self) {
         self.hot.forget_tokens();
+    }
+
+    /// Runs a revoking store call, then forgets cached tokens whatever it answered (a
+    /// call that reports an error may still have committed); the store tells the other
+    /// replicas.
+    pub(super) async fn revoking<T>(
+        &self,
+        revoke: impl Future<Output = Result<T, StoreError>>,
+    ) -> AuthorityResult<T> {
+        let revoked = revoke.await;
+        self.forget_tokens();
+        Ok(revoked?)
     }
 
     /// How often the hot path found its consumer or client cached, since start-up.
