@@ -293,12 +293,11 @@ impl Authority {
         if let RevocationSelector::Token(id) = &selector {
             audit.token_id = Some(*id);
         }
-        let revoked = self
-            .store
-            .revoke_access_tokens(&selector, self.now(), &audit)
-            .await;
-        self.forget_tokens();
-        Ok(revoked?)
+        self.revoking(
+            self.store
+                .revoke_access_tokens(&selector, self.now(), &audit),
+        )
+        .await
     }
 
     /// A user's live grants. Frontend or admin credential.

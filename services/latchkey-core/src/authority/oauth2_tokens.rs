@@ -173,33 +173,14 @@ impl Authority {
         self.revoke_oauth2_grant_now(token.grant_id, &audit).await
     }
 
-    /// Revokes a grant and its tokens in the store, then forgets cached tokens (the
-    /// store tells other replicas).
+    /// Revokes a grant and its tokens, and forgets cached tokens.
     pub(super) async fn revoke_oauth2_grant_now(
         &self,
         grant_id: Uuid,
         audit: &AuditEvent,
     ) -> AuthorityResult<u64> {
-        let revoked = self
-            .store
-            .revoke_oauth2_grant(grant_id, self.now(), audit)
-            .await;
-        self.forget_tokens();
-        Ok(revoked?)
-    }
-
-    /// Revokes one token in the store, then forgets cached tokens.
-    async fn revoke_oauth2_token_now(
-        &self,
-        token_id: Uuid,
-        audit: &AuditEvent,
-    ) -> AuthorityResult<u64> {
-        let revoked = self
-            .store
-            .revoke_oauth2_token(token_id, self.now(), audit)
-            .await;
-        self.forget_tokens();
-        Ok(revoked?)
+        self.revoking(self.store.revoke_oauth2_grant(grant_id, self.now(), audit))
+            .await
     }
 
     /// Validates a bearer access token (RFC 6750). Requires the service credential
@@ -282,7 +263,8 @@ impl Authority {
                 audit.consumer_key = Some(client.client_id.clone());
                 audit.user_id = Some(token.user_id.clone());
                 audit.token_id = Some(token.id);
-                self.revoke_oauth2_token_now(token.id, &audit).await
+                self.revoking(self.store.revoke_oauth2_token(token.id, self.now(), &audit))
+                    .await
             }
         }
     }
