@@ -14,7 +14,6 @@ use crate::http::handlers::request_token_in;
 use askama::Template;
 use axum::Form;
 use axum::extract::{RawQuery, State};
-
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::authority::dance::RequestTokenStatus;

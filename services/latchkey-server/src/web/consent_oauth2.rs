@@ -19,7 +19,6 @@ use super::{Pages, as_frontend, csrf, user_decision};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::authority::oauth2_grant::{OAuth2AuthorizationRequest, OAuth2AuthorizeOutcome};

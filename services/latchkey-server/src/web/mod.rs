@@ -38,8 +38,7 @@ use latchkey_core::authority::dance::UserDecision;
 use latchkey_core::authority::{Authority, Caller};
 use latchkey_core::credentials::{CallerCredentials, Role, Roles};
 use latchkey_core::error::AuthorityError;
-use page::Frame;
-use page::PageError;
+use page::{Frame, PageError};
 use session::{SignIn, Viewer};
 use std::sync::Arc;
 
