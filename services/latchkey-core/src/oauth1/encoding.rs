@@ -7,6 +7,8 @@
 //! invalid UTF-8 is refused rather than guessed at, because a lenient decoder would
 //! let two different wire forms verify as one.
 
+use std::borrow::Cow;
+
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 /// Every byte except RFC 3986 unreserved characters is escaped.
@@ -21,8 +23,23 @@ pub fn encode(text: &str) -> String {
     utf8_percent_encode(text, RESERVED).to_string()
 }
 
+/// [`encode`], borrowing `text` when nothing in it needs escaping.
+pub fn encode_cow(text: &str) -> Cow<'_, str> {
+    utf8_percent_encode(text, RESERVED).into()
+}
+
+/// [`encode`], appended to `out`.
+pub fn encode_into(out: &mut String, text: &str) {
+    out.extend(utf8_percent_encode(text, RESERVED));
+}
+
 /// Decodes `%XX` escapes (not `+`). `None` for a malformed escape or invalid UTF-8.
 pub fn decode(text: &str) -> Option<String> {
+    decode_cow(text).map(Cow::into_owned)
+}
+
+/// [`decode`], borrowing `text` when it holds no escape.
+pub fn decode_cow(text: &str) -> Option<Cow<'_, str>> {
     // `percent_decode_str` passes a malformed escape through untouched; we refuse it.
     let mut bytes = text.bytes();
     while let Some(byte) = bytes.next() {
@@ -34,10 +51,7 @@ pub fn decode(text: &str) -> Option<String> {
             }
         }
     }
-    percent_decode_str(text)
-        .decode_utf8()
-        .ok()
-        .map(|text| text.into_owned())
+    percent_decode_str(text).decode_utf8().ok()
 }
 
 #[cfg(test)]
@@ -74,6 +88,22 @@ mod tests {
         for text in ["", "plain", "a b+c/d=e&f%g", "é☃", "%"] {
             assert_eq!(decode(&encode(text)).as_deref(), Some(text));
         }
+    }
+
+    #[test]
+    fn text_with_nothing_to_change_is_borrowed_not_copied() {
+        assert!(matches!(encode_cow("plain-text_1.0~"), Cow::Borrowed(_)));
+        assert!(matches!(decode_cow("plain+text"), Some(Cow::Borrowed(_))));
+        assert_eq!(encode_cow("a b").as_ref(), "a%20b");
+        assert_eq!(decode_cow("a%20b").as_deref(), Some("a b"));
+        assert_eq!(decode_cow("%zz"), None);
+    }
+
+    #[test]
+    fn encoding_into_a_string_appends_what_encode_returns() {
+        let mut out = String::from("GET&");
+        encode_into(&mut out, "http://example.com/a b");
+        assert_eq!(out, format!("GET&{}", encode("http://example.com/a b")));
     }
 
     #[test]

@@ -9,12 +9,13 @@
 //! Parsing is strict and total: malformed input is a `parameter_rejected`, never a
 //! guess and never a panic, and oversized input is refused before any work is done.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use url::Url;
 
 use super::SignatureMethod;
-use super::encoding::{decode, encode};
+use super::encoding::{decode_cow, encode_cow, encode_into};
 use crate::error::{OAuthFailure, Problem};
 
 /// The largest header, URL or body we read; real OAuth requests are a few hundred bytes.
@@ -71,8 +72,9 @@ pub struct OAuthRequest {
     pub is_https: bool,
 }
 
-/// One decoded `name=value` pair, from whichever source.
-type Parameter = (String, String);
+/// One decoded `name=value` pair, from whichever source; borrowed from the request
+/// unless decoding changed it.
+type Parameter<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 impl OAuthRequest {
     /// Parses and normalises a request. Fails with `parameter_absent` (naming the
@@ -98,11 +100,7 @@ impl OAuthRequest {
         }
 
         let protocol = protocol_parameters(&parameters)?;
-        let base_string = format!(
-            "{method}&{}&{}",
-            encode(&base_string_uri(&url)),
-            encode(&normalise_parameters(&parameters))
-        );
+        let base_string = base_string(&method, &url, &parameters);
         Ok(OAuthRequest {
             protocol,
             base_string,
@@ -159,6 +157,34 @@ fn parse_url(text: &str) -> Result<Url, OAuthFailure> {
     Ok(url)
 }
 
+/// Section 3.4.1: the method, the base string URI and the normalised parameters,
+/// each percent-encoded, joined by `&`. The parameters are written encoded straight
+/// into the result (encoding is byte by byte, so encoding the joined list and joining
+/// the encoded pieces are one thing).
+fn base_string(method: &str, url: &Url, parameters: &[Parameter<'_>]) -> String {
+    let mut encoded: Vec<(Cow<'_, str>, Cow<'_, str>)> = parameters
+        .iter()
+        .filter(|(name, _)| name != "oauth_signature")
+        .map(|(name, value)| (encode_cow(name), encode_cow(value)))
+        .collect();
+    // Section 3.4.1.3.2: sorted by encoded name, then encoded value.
+    encoded.sort_unstable();
+    let mut out = String::with_capacity(256);
+    out.push_str(method);
+    out.push('&');
+    encode_into(&mut out, &base_string_uri(url));
+    out.push('&');
+    for (index, (name, value)) in encoded.iter().enumerate() {
+        if index > 0 {
+            out.push_str("%26");
+        }
+        encode_into(&mut out, name);
+        out.push_str("%3D");
+        encode_into(&mut out, value);
+    }
+    out
+}
+
 /// Section 3.4.1.2. `url` has already lower-cased the scheme and host, dropped a
 /// default port and given an empty path as `/`; the query and fragment stay out.
 fn base_string_uri(url: &Url) -> String {
@@ -172,7 +198,10 @@ fn base_string_uri(url: &Url) -> String {
 /// Section 3.5.1: `OAuth name="value", ...`. Another scheme is not ours to read, so
 /// it contributes nothing; an `OAuth` header that does not follow the grammar is
 /// refused, because a lenient reading could sign something the consumer never sent.
-fn header_parameters(header: &str, out: &mut Vec<Parameter>) -> Result<(), OAuthFailure> {
+fn header_parameters<'a>(
+    header: &'a str,
+    out: &mut Vec<Parameter<'a>>,
+) -> Result<(), OAuthFailure> {
     let header = header.trim_matches(is_whitespace);
     let (scheme, mut rest) = header.split_once(is_whitespace).unwrap_or((header, ""));
     if !scheme.eq_ignore_ascii_case("OAuth") {
@@ -209,8 +238,9 @@ fn header_parameters(header: &str, out: &mut Vec<Parameter>) -> Result<(), OAuth
         if name == "realm" {
             continue;
         }
-        let name = decode(name).ok_or_else(|| malformed("a parameter name has a bad escape"))?;
-        let value = decode(value).ok_or_else(|| {
+        let name =
+            decode_cow(name).ok_or_else(|| malformed("a parameter name has a bad escape"))?;
+        let value = decode_cow(value).ok_or_else(|| {
             rejected_naming(
                 &name,
                 format!("the header value of {name} has a bad escape"),
@@ -225,7 +255,11 @@ fn is_whitespace(c: char) -> bool {
 }
 
 /// `application/x-www-form-urlencoded`: `+` is a space, `%XX` an escaped byte.
-fn form_parameters(text: &str, source: &str, out: &mut Vec<Parameter>) -> Result<(), OAuthFailure> {
+fn form_parameters<'a>(
+    text: &'a str,
+    source: &str,
+    out: &mut Vec<Parameter<'a>>,
+) -> Result<(), OAuthFailure> {
     for pair in text.split('&').filter(|pair| !pair.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = form_decode(name).ok_or_else(|| {
@@ -247,35 +281,24 @@ fn form_parameters(text: &str, source: &str, out: &mut Vec<Parameter>) -> Result
     Ok(())
 }
 
-fn form_decode(text: &str) -> Option<String> {
-    decode(&text.replace('+', " "))
-}
-
-/// Section 3.4.1.3.2: encode every name and value, sort by name then value, join.
-fn normalise_parameters(parameters: &[Parameter]) -> String {
-    let mut encoded: Vec<(String, String)> = parameters
-        .iter()
-        .filter(|(name, _)| name != "oauth_signature")
-        .map(|(name, value)| (encode(name), encode(value)))
-        .collect();
-    encoded.sort();
-    let pairs: Vec<String> = encoded
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect();
-    pairs.join("&")
+fn form_decode(text: &str) -> Option<Cow<'_, str>> {
+    if text.contains('+') {
+        decode_cow(&text.replace('+', " ")).map(|decoded| Cow::Owned(decoded.into_owned()))
+    } else {
+        decode_cow(text)
+    }
 }
 
 /// Picks out the protocol parameters, checking that each occurs once, that the
 /// version is 1.0 and that the required ones are present.
-fn protocol_parameters(parameters: &[Parameter]) -> Result<ProtocolParams, OAuthFailure> {
+fn protocol_parameters(parameters: &[Parameter<'_>]) -> Result<ProtocolParams, OAuthFailure> {
     let mut found: BTreeMap<&str, &str> = BTreeMap::new();
     let mut duplicated: Vec<&str> = Vec::new();
     for (name, value) in parameters
         .iter()
         .filter(|(name, _)| name.starts_with("oauth_"))
     {
-        if found.insert(name, value).is_some() && !duplicated.contains(&name.as_str()) {
+        if found.insert(name, value).is_some() && !duplicated.contains(&name.as_ref()) {
             duplicated.push(name);
         }
     }
@@ -364,6 +387,7 @@ fn protocol_parameters(parameters: &[Parameter]) -> Result<ProtocolParams, OAuth
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::oauth1::encoding::{decode, encode};
     use crate::oauth1::signature::verify_hmac_sha1;
 
     const CONSUMER_SECRET: &str = "kd94hf93k423kf44";
