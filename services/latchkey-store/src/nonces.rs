@@ -16,6 +16,12 @@
 //! contends, the second has lost), and the batch is written in key order, so two
 //! replicas' batches lock rows in one order and cannot deadlock. A record is taken over
 //! only if it had expired by the earliest call of the batch: never early.
+//!
+//! On Postgres the batch goes as four arrays into one fixed statement (`INSERT ...
+//! SELECT FROM unnest(...)`), prepared once per connection: a multi-row `VALUES` list
+//! is a new statement text, parsed and planned again, for every batch size, and binds
+//! four parameters per nonce. SQLite, whose statements are function calls, keeps the
+//! multi-row insert.
 
 use crate::connect::SeaStore;
 use crate::convert::millis;
@@ -25,7 +31,10 @@ use chrono::{DateTime, Utc};
 use latchkey_core::records::NonceRecord;
 use latchkey_core::store::StoreError;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::sqlx::{self, PgPool};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, RuntimeErr, Set,
+};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -111,33 +120,30 @@ async fn write_batch(db: &DatabaseConnection, mut batch: Vec<Spend>) {
     batch.sort_by(|a, b| {
         (&a.record.consumer_key, &a.record.nonce).cmp(&(&b.record.consumer_key, &b.record.nonce))
     });
-    let mut contenders = Vec::with_capacity(batch.len());
-    let mut seen = HashSet::new();
+    // Sorted, so a nonce twice in the batch sits next to its first use.
+    let mut contenders: Vec<Spend> = Vec::with_capacity(batch.len());
     for spend in batch {
-        if seen.insert((
-            spend.record.consumer_key.clone(),
-            spend.record.nonce.clone(),
-        )) {
-            contenders.push(spend);
-        } else {
+        let repeated = contenders.last().is_some_and(|first| {
+            first.record.consumer_key == spend.record.consumer_key
+                && first.record.nonce == spend.record.nonce
+        });
+        if repeated {
             let _ = spend.answer.send(Ok(false));
+        } else {
+            contenders.push(spend);
         }
     }
     let Some(earliest) = contenders.iter().map(|spend| spend.now).min() else {
         return;
     };
-    let rows = contenders.iter().map(|spend| row_of(&spend.record));
-    let written = nonces::Entity::insert_many(rows)
-        .on_conflict(take_over_if_expired_by(earliest))
-        .exec_with_returning(db)
-        .await;
-    let won: HashSet<(String, String)> = match written {
-        Ok(rows) => rows
-            .into_iter()
-            .map(|row| (row.consumer_key, row.nonce))
-            .collect(),
-        // Every use lost, reported as an error rather than as no rows.
-        Err(DbErr::RecordNotInserted) => HashSet::new(),
+    let written = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            spend_on_postgres(db.get_postgres_connection_pool(), &contenders, earliest).await
+        }
+        _ => spend_as_rows(db, &contenders, earliest).await,
+    };
+    let won = match written {
+        Ok(won) => won,
         Err(err) => {
             let error = db_err(err);
             if matches!(error, StoreError::Unavailable(_)) || contenders.len() == 1 {
@@ -155,12 +161,63 @@ async fn write_batch(db: &DatabaseConnection, mut batch: Vec<Spend>) {
             return;
         }
     };
-    for spend in contenders {
-        let key = (
-            spend.record.consumer_key.clone(),
-            spend.record.nonce.clone(),
-        );
-        let _ = spend.answer.send(Ok(won.contains(&key)));
+    for Spend { record, answer, .. } in contenders {
+        let _ = answer.send(Ok(won.contains(&(record.consumer_key, record.nonce))));
+    }
+}
+
+/// The keys of the nonces a batch statement wrote: the uses that won.
+type Won = HashSet<(String, String)>;
+
+/// Postgres: the batch in one statement of fixed text, whatever its size.
+const SPEND_ON_POSTGRES: &str = r#"INSERT INTO "nonces" ("consumer_key", "nonce", "timestamp", "expires_at")
+SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
+ON CONFLICT ("consumer_key", "nonce") DO UPDATE
+SET "timestamp" = excluded."timestamp", "expires_at" = excluded."expires_at"
+WHERE "nonces"."expires_at" <= $5
+RETURNING "consumer_key", "nonce""#;
+
+async fn spend_on_postgres(
+    pool: &PgPool,
+    contenders: &[Spend],
+    earliest: DateTime<Utc>,
+) -> Result<Won, DbErr> {
+    let records = || contenders.iter().map(|spend| &spend.record);
+    let consumer_keys: Vec<&str> = records().map(|r| r.consumer_key.as_str()).collect();
+    let nonces: Vec<&str> = records().map(|r| r.nonce.as_str()).collect();
+    let timestamps: Vec<i64> = records().map(|r| r.timestamp).collect();
+    let expiries: Vec<i64> = records().map(|r| millis(r.expires_at)).collect();
+    let rows: Vec<(String, String)> = sqlx::query_as(SPEND_ON_POSTGRES)
+        .bind(consumer_keys)
+        .bind(nonces)
+        .bind(timestamps)
+        .bind(expiries)
+        .bind(millis(earliest))
+        .fetch_all(pool)
+        .await
+        .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))?;
+    Ok(rows.into_iter().collect())
+}
+
+/// SQLite: the batch as one multi-row insert.
+async fn spend_as_rows(
+    db: &DatabaseConnection,
+    contenders: &[Spend],
+    earliest: DateTime<Utc>,
+) -> Result<Won, DbErr> {
+    let rows = contenders.iter().map(|spend| row_of(&spend.record));
+    let written = nonces::Entity::insert_many(rows)
+        .on_conflict(take_over_if_expired_by(earliest))
+        .exec_with_returning(db)
+        .await;
+    match written {
+        Ok(rows) => Ok(rows
+            .into_iter()
+            .map(|row| (row.consumer_key, row.nonce))
+            .collect()),
+        // Every use lost, reported as an error rather than as no rows.
+        Err(DbErr::RecordNotInserted) => Ok(Won::new()),
+        Err(err) => Err(err),
     }
 }
 
