@@ -32,6 +32,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use latchkey_core::authority::Authority;
 use latchkey_core::credentials::CallerCredentials;
 use std::sync::{Arc, OnceLock};
@@ -154,7 +155,11 @@ impl HttpServer {
                     .await
             }
             None => {
-                axum::serve(self.listener, self.router)
+                // The TLS listener sets TCP_NODELAY in the acceptor it shares with gRPC.
+                let listener = self
+                    .listener
+                    .tap_io(|stream| crate::tls::send_small_writes_at_once(stream));
+                axum::serve(listener, self.router)
                     .with_graceful_shutdown(stop)
                     .await
             }
