@@ -50,12 +50,13 @@ struct Arguments {
     /// the baseline at least 95% of its best throughput.
     #[arg(long)]
     concurrency: Option<usize>,
-    /// Scenarios to run besides the baseline: hmac, rsa, bearer, dance, reach (on
-    /// Postgres only: two processes on one database) and sweep.
+    /// Scenarios to run besides the baseline: hmac (signed as sent), hmac-presigned,
+    /// rsa, bearer, dance, reach (on Postgres only: two processes on one database) and
+    /// sweep.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "hmac,rsa,bearer,dance,reach,sweep"
+        default_value = "hmac,hmac-presigned,rsa,bearer,dance,reach,sweep"
     )]
     scenarios: Vec<String>,
     /// Revocations timed per token kind in the reach scenario.
@@ -67,6 +68,9 @@ struct Arguments {
     /// RSA-SHA1 requests to sign before that scenario.
     #[arg(long, default_value_t = 60_000)]
     rsa_requests: usize,
+    /// HMAC-SHA1 requests to sign before the hmac-presigned scenario.
+    #[arg(long, default_value_t = 250_000)]
+    hmac_requests: usize,
     /// Where to write the report (it is printed too).
     #[arg(long, default_value = ".build/bench/report.md")]
     report: PathBuf,
@@ -140,6 +144,18 @@ async fn main() -> anyhow::Result<()> {
                     .scenario("ValidateAccess, HMAC-SHA1", shape, |c| async move {
                         scenarios::hmac(&c).await
                     })
+                    .await?,
+            );
+        }
+        if wanted("hmac-presigned") {
+            let hmac_requests = arguments.hmac_requests;
+            rows.push(
+                bench
+                    .scenario(
+                        "ValidateAccess, HMAC-SHA1, pre-signed",
+                        shape,
+                        move |c| async move { scenarios::hmac_presigned(&c, hmac_requests).await },
+                    )
                     .await?,
             );
         }
