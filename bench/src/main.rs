@@ -107,6 +107,11 @@ async fn main() -> anyhow::Result<()> {
         "Raw RSA-SHA1 PKCS#1 v1.5 verify, 2048-bit key, in the load generator's process: {:.1} µs.",
         micros(raw_verify)
     )?;
+    writeln!(
+        report,
+        "Raw OAuth 1.0a parse and HMAC-SHA1 check of one resource request, in the load generator's process: {:.2} µs.",
+        micros(scenarios::raw_hmac_parse_and_verify(50_000)?)
+    )?;
     for name in &arguments.backends {
         let backend = match name.as_str() {
             "sqlite" => Backend::Sqlite,

@@ -383,3 +383,43 @@ pub fn raw_rsa_verify(iterations: u32) -> anyhow::Result<std::time::Duration> {
     }
     Ok(started.elapsed() / iterations)
 }
+
+/// The time one `OAuthRequest::parse` and one HMAC-SHA1 check take, in this process,
+/// on a resource request signed as the HMAC-SHA1 scenarios sign theirs: the part of a
+/// validation's server CPU that is OAuth 1.0a itself.
+pub fn raw_hmac_parse_and_verify(iterations: u32) -> anyhow::Result<std::time::Duration> {
+    use latchkey_core::oauth1::signature::verify_hmac_sha1;
+    use latchkey_core::oauth1::{HttpRequest, OAuthRequest};
+    let (consumer_secret, token, token_secret) = ("consumer-secret", "token", "token-secret");
+    let consumer = consumer(HMAC_CONSUMER, Signer::HmacSha1(consumer_secret.into()));
+    let signed = consumer
+        .resource(token, token_secret)
+        .request
+        .context("a signed request")?;
+    let http = HttpRequest {
+        method: &signed.method,
+        url: &signed.url,
+        authorization: &signed.authorization,
+        form_body: &signed.form_body,
+    };
+    let check = || -> anyhow::Result<()> {
+        let parsed = OAuthRequest::parse(std::hint::black_box(&http))
+            .map_err(|failure| anyhow::anyhow!("{failure:?}"))?;
+        let verified = verify_hmac_sha1(
+            &parsed.base_string,
+            consumer_secret,
+            token_secret,
+            &parsed.protocol.signature,
+        );
+        anyhow::ensure!(verified, "the signature did not verify");
+        Ok(())
+    };
+    for _ in 0..iterations / 10 {
+        check()?;
+    }
+    let started = std::time::Instant::now();
+    for _ in 0..iterations {
+        check()?;
+    }
+    Ok(started.elapsed() / iterations)
+}
