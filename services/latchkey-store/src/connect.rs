@@ -28,6 +28,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long opening a new connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a pooled connection may sit idle before it is pinged on its way out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Nonce batches Postgres writes at once (see [`crate::nonces`]). Each batch costs the
 /// server a round trip's fixed work whatever its size, so fewer writers make larger,
 /// cheaper batches: in the HMAC-SHA1 benchmark at 64 callers, 12 writers cost the
@@ -82,6 +85,12 @@ impl SeaStore {
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
+            // A ping on every acquire would double the round trips of every one-statement
+            // operation (a nonce batch, each dance write) under load, where a connection
+            // is seldom idle for a millisecond. One idle for a while is still pinged; one
+            // that died meanwhile fails its statement as Unavailable (retry later) and
+            // leaves the pool.
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
             // Statement logs can carry bound values; errors are logged by the callers.
             .sqlx_logging(false);
         if url.starts_with("sqlite:") {
