@@ -61,8 +61,11 @@ pub struct SeaStore {
 }
 
 impl SeaStore {
-    /// Connects with a pool of at most `max_connections` and, for SQLite, turns on WAL,
-    /// foreign keys and a 5 s busy timeout on every connection.
+    /// Connects with a pool of at most `max_connections` for statements and, for
+    /// SQLite, turns on WAL, foreign keys and a 5 s busy timeout on every connection.
+    /// On Postgres the pool holds one connection more, which the change feed's
+    /// listening session keeps for as long as it lasts (it would otherwise leave a
+    /// one-connection pool nothing to run statements on).
     ///
     /// URLs look like `sqlite://latchkey.db?mode=rwc`, `sqlite::memory:` or
     /// `postgres://postgres@127.0.0.1:5432/latchkey`. An in-memory SQLite database
@@ -80,9 +83,11 @@ impl SeaStore {
                     .to_owned(),
             ));
         }
+        let max_connections = max_connections.max(1);
+        let listening_session = u32::from(!url.starts_with("sqlite:"));
         let mut options = ConnectOptions::new(url.to_owned());
         options
-            .max_connections(max_connections.max(1))
+            .max_connections(max_connections + listening_session)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             // A ping on every acquire would double the round trips of every one-statement
@@ -118,7 +123,10 @@ impl SeaStore {
             DbBackend::Sqlite => 1,
             _ => NONCE_WRITERS,
         };
-        let nonces = NonceWriter::start(db.clone(), nonce_writers);
+        // A Postgres writer keeps a connection between batches only if that leaves the
+        // pool at least half of its connections for everything else.
+        let keep_connections = nonce_writers * 2 <= max_connections as usize;
+        let nonces = NonceWriter::start(db.clone(), nonce_writers, keep_connections);
         let changes = match db.get_database_backend() {
             DbBackend::Postgres => {
                 Some(ChangeHub::start(db.get_postgres_connection_pool().clone()))

@@ -20,8 +20,11 @@
 //! On Postgres the batch goes as four arrays into one fixed statement (`INSERT ...
 //! SELECT FROM unnest(...)`), prepared once per connection: a multi-row `VALUES` list
 //! is a new statement text, parsed and planned again, for every batch size, and binds
-//! four parameters per nonce. SQLite, whose statements are function calls, keeps the
-//! multi-row insert.
+//! four parameters per nonce. Each Postgres writer also keeps one pooled connection
+//! for its batches rather than taking one from the pool and giving it back each time:
+//! sqlx tests every connection given back with a round trip of its own, which cost
+//! the server about as much as the batch. SQLite, whose statements are function calls,
+//! keeps the multi-row insert.
 
 use crate::connect::SeaStore;
 use crate::convert::millis;
@@ -31,7 +34,8 @@ use chrono::{DateTime, Utc};
 use latchkey_core::records::NonceRecord;
 use latchkey_core::store::StoreError;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::sqlx::{self, PgPool};
+use sea_orm::sqlx::pool::PoolConnection;
+use sea_orm::sqlx::{self, PgPool, Postgres};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, RuntimeErr, Set,
 };
@@ -66,13 +70,18 @@ impl std::fmt::Debug for NonceWriter {
 }
 
 impl NonceWriter {
-    /// Starts `writers` tasks writing over `db`. They end when the last
-    /// `NonceWriter` clone is dropped.
-    pub(crate) fn start(db: DatabaseConnection, writers: usize) -> NonceWriter {
+    /// Starts `writers` tasks writing over `db`, each keeping its Postgres connection
+    /// between batches if `keep_connections`. They end when the last `NonceWriter`
+    /// clone is dropped.
+    pub(crate) fn start(
+        db: DatabaseConnection,
+        writers: usize,
+        keep_connections: bool,
+    ) -> NonceWriter {
         let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
         let waiting = Arc::new(Mutex::new(waiting));
         for _ in 0..writers.max(1) {
-            tokio::spawn(write_batches(db.clone(), waiting.clone()));
+            tokio::spawn(write_batches(db.clone(), waiting.clone(), keep_connections));
         }
         NonceWriter { queue }
     }
@@ -96,27 +105,56 @@ impl NonceWriter {
 }
 
 /// One writer: takes a batch, writes it, answers, again.
-async fn write_batches(db: DatabaseConnection, waiting: Arc<Mutex<mpsc::Receiver<Spend>>>) {
+async fn write_batches(
+    db: DatabaseConnection,
+    waiting: Arc<Mutex<mpsc::Receiver<Spend>>>,
+    keep_connection: bool,
+) {
+    let mut held: Held = None;
     loop {
-        let mut batch = Vec::new();
-        {
-            let mut waiting = waiting.lock().await;
-            match waiting.recv().await {
-                Some(first) => batch.push(first),
-                None => return,
-            }
-            while batch.len() < MAX_BATCH {
-                match waiting.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
+        let taking = take_batch(&waiting);
+        let batch = if held.is_some() {
+            // Closing the pool waits for every connection to come back: a kept one
+            // goes back as soon as closing starts, whether this writer is waiting for
+            // nonces or for another writer to stop waiting for them. (Both waits are
+            // cancel-safe: no nonce is lost.)
+            let closing = db.get_postgres_connection_pool().close_event();
+            tokio::select! {
+                batch = taking => batch,
+                () = closing => {
+                    held = None;
+                    continue;
                 }
             }
+        } else {
+            taking.await
+        };
+        let Some(batch) = batch else { return };
+        write_batch(&db, &mut held, batch).await;
+        if !keep_connection {
+            held = None;
         }
-        write_batch(&db, batch).await;
     }
 }
 
-async fn write_batch(db: &DatabaseConnection, mut batch: Vec<Spend>) {
+/// The first waiting nonce and up to [`MAX_BATCH`] already queued behind it; `None`
+/// once every `NonceWriter` is gone.
+async fn take_batch(waiting: &Mutex<mpsc::Receiver<Spend>>) -> Option<Vec<Spend>> {
+    let mut waiting = waiting.lock().await;
+    let mut batch = vec![waiting.recv().await?];
+    while batch.len() < MAX_BATCH {
+        match waiting.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// The Postgres connection a writer keeps between batches, once it has one.
+type Held = Option<PoolConnection<Postgres>>;
+
+async fn write_batch(db: &DatabaseConnection, held: &mut Held, mut batch: Vec<Spend>) {
     batch.sort_by(|a, b| {
         (&a.record.consumer_key, &a.record.nonce).cmp(&(&b.record.consumer_key, &b.record.nonce))
     });
@@ -138,7 +176,8 @@ async fn write_batch(db: &DatabaseConnection, mut batch: Vec<Spend>) {
     };
     let written = match db.get_database_backend() {
         DbBackend::Postgres => {
-            spend_on_postgres(db.get_postgres_connection_pool(), &contenders, earliest).await
+            let pool = db.get_postgres_connection_pool();
+            spend_on_postgres(pool, held, &contenders, earliest).await
         }
         _ => spend_as_rows(db, &contenders, earliest).await,
     };
@@ -177,26 +216,40 @@ SET "timestamp" = excluded."timestamp", "expires_at" = excluded."expires_at"
 WHERE "nonces"."expires_at" <= $5
 RETURNING "consumer_key", "nonce""#;
 
+/// Writes the batch over the held connection, taking one from the pool first if none
+/// is held. After a failed statement the connection goes back to the pool, which
+/// tests it, and the next batch takes another.
 async fn spend_on_postgres(
     pool: &PgPool,
+    held: &mut Held,
     contenders: &[Spend],
     earliest: DateTime<Utc>,
 ) -> Result<Won, DbErr> {
+    let as_db_err = |err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)));
+    let connection = match held {
+        Some(connection) => connection,
+        None => held.insert(pool.acquire().await.map_err(as_db_err)?),
+    };
     let records = || contenders.iter().map(|spend| &spend.record);
     let consumer_keys: Vec<&str> = records().map(|r| r.consumer_key.as_str()).collect();
     let nonces: Vec<&str> = records().map(|r| r.nonce.as_str()).collect();
     let timestamps: Vec<i64> = records().map(|r| r.timestamp).collect();
     let expiries: Vec<i64> = records().map(|r| millis(r.expires_at)).collect();
-    let rows: Vec<(String, String)> = sqlx::query_as(SPEND_ON_POSTGRES)
+    let rows: Result<Vec<(String, String)>, _> = sqlx::query_as(SPEND_ON_POSTGRES)
         .bind(consumer_keys)
         .bind(nonces)
         .bind(timestamps)
         .bind(expiries)
         .bind(millis(earliest))
-        .fetch_all(pool)
-        .await
-        .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))?;
-    Ok(rows.into_iter().collect())
+        .fetch_all(&mut **connection)
+        .await;
+    match rows {
+        Ok(rows) => Ok(rows.into_iter().collect()),
+        Err(err) => {
+            *held = None;
+            Err(as_db_err(err))
+        }
+    }
 }
 
 /// SQLite: the batch as one multi-row insert.

@@ -91,5 +91,6 @@ on_both_backends!(
 );
 
 on_both_backends_with_replicas!(
+    nonces::a_small_pool_still_serves_nonces_and_everything_else,
     sweeping::two_sweepers_on_one_database_remove_every_row_once_without_errors,
 );

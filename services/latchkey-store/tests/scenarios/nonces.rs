@@ -74,3 +74,37 @@ pub async fn a_crowd_of_concurrent_nonces_admits_exactly_one_use_of_each(store: 
     assert!(matches!(ghost.await.unwrap(), Err(StoreError::Internal(_))));
     assert_eq!(count_rows(&store, "nonces").await, 80);
 }
+
+/// The nonce writers keep connections between batches only when the pool can spare
+/// them: a store with a one- or two-connection pool still spends nonces and still
+/// answers everything else, with nonce writes going on beside it.
+pub async fn a_small_pool_still_serves_nonces_and_everything_else(store: Arc<SeaStore>, url: &str) {
+    insert_consumer(&store, "c-1").await;
+    for size in [1, 2] {
+        let small = Arc::new(SeaStore::connect(url, size).await.unwrap());
+        let spends: Vec<_> = (0..50)
+            .map(|i| {
+                let small = small.clone();
+                let record = nonce("c-1", &format!("pool-{size}-{i}"));
+                tokio::spawn(async move { small.use_nonce(&record, now()).await })
+            })
+            .collect();
+        // Answered within the pool's 10 s acquire timeout: a writer holding the only
+        // connection would leave this read waiting for it, then failing.
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(5), small.get_consumer("c-1"))
+                .await
+                .expect("a read beside the nonce writers is answered");
+        assert!(read.unwrap().is_some());
+        for spend in spends {
+            assert!(spend.await.unwrap().unwrap(), "pool of {size}");
+        }
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), small.ping())
+                .await
+                .expect("the pool answers after the spends")
+                .is_ok()
+        );
+    }
+    assert_eq!(count_rows(&store, "nonces").await, 100);
+}
