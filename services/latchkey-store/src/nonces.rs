@@ -57,6 +57,13 @@ struct Spend {
     answer: oneshot::Sender<Result<bool, StoreError>>,
 }
 
+impl Spend {
+    /// What makes two uses the same nonce: its consumer and its value.
+    fn key(&self) -> (&str, &str) {
+        (&self.record.consumer_key, &self.record.nonce)
+    }
+}
+
 /// The queue in front of the nonce writers.
 #[derive(Clone)]
 pub(crate) struct NonceWriter {
@@ -155,16 +162,13 @@ async fn take_batch(waiting: &Mutex<mpsc::Receiver<Spend>>) -> Option<Vec<Spend>
 type Held = Option<PoolConnection<Postgres>>;
 
 async fn write_batch(db: &DatabaseConnection, held: &mut Held, mut batch: Vec<Spend>) {
-    batch.sort_by(|a, b| {
-        (&a.record.consumer_key, &a.record.nonce).cmp(&(&b.record.consumer_key, &b.record.nonce))
-    });
+    batch.sort_by(|a, b| a.key().cmp(&b.key()));
     // Sorted, so a nonce twice in the batch sits next to its first use.
     let mut contenders: Vec<Spend> = Vec::with_capacity(batch.len());
     for spend in batch {
-        let repeated = contenders.last().is_some_and(|first| {
-            first.record.consumer_key == spend.record.consumer_key
-                && first.record.nonce == spend.record.nonce
-        });
+        let repeated = contenders
+            .last()
+            .is_some_and(|first| first.key() == spend.key());
         if repeated {
             let _ = spend.answer.send(Ok(false));
         } else {
