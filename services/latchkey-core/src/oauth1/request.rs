@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use url::Url;
 
 use super::SignatureMethod;
-use super::encoding::{decode_cow, encode_cow, encode_into};
+use super::encoding::{decode, decode_cow, encode_cow, encode_into};
 use crate::error::{OAuthFailure, Problem};
 
 /// The largest header, URL or body we read; real OAuth requests are a few hundred bytes.
@@ -283,7 +283,7 @@ fn form_parameters<'a>(
 
 fn form_decode(text: &str) -> Option<Cow<'_, str>> {
     if text.contains('+') {
-        decode_cow(&text.replace('+', " ")).map(|decoded| Cow::Owned(decoded.into_owned()))
+        decode(&text.replace('+', " ")).map(Cow::Owned)
     } else {
         decode_cow(text)
     }
@@ -387,7 +387,7 @@ fn protocol_parameters(parameters: &[Parameter<'_>]) -> Result<ProtocolParams, O
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::oauth1::encoding::{decode, encode};
+    use crate::oauth1::encoding::encode;
     use crate::oauth1::signature::verify_hmac_sha1;
 
     const CONSUMER_SECRET: &str = "kd94hf93k423kf44";
