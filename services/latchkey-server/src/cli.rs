@@ -145,7 +145,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::load(cli.config.as_deref())?;
     // Held until `run` returns, so the last lines are flushed.
-    let _log_writer = crate::telemetry::init(&config.log);
+    let _log_writer = crate::telemetry::init(&config.log).context("starting the log writer")?;
     match cli.command {
         Command::Serve => {
             let app = Application::build(config)
