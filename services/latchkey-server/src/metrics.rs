@@ -27,9 +27,10 @@ use axum::response::Response;
 use latchkey_core::authority::Authority;
 use latchkey_core::sweep::{SweepJob, Sweeper};
 use latchkey_store::SeaStore;
-use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
@@ -66,6 +67,16 @@ pub struct Sources {
 /// One service's metrics.
 pub struct Metrics {
     recorder: PrometheusRecorder,
+    /// Each (protocol, method)'s handles, registered on first use: every call counts
+    /// itself, and finding a handle here costs a read lock and a hash of two static
+    /// strings, where registering builds and hashes a labelled key each time.
+    calls: RwLock<HashMap<(&'static str, &'static str), Arc<CallHandles>>>,
+}
+
+/// The handles one (protocol, method) counts through.
+struct CallHandles {
+    duration: Histogram,
+    by_code: RwLock<HashMap<Box<str>, Counter>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -89,28 +100,53 @@ impl Metrics {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         Self {
             recorder: builder.build_recorder(),
+            calls: RwLock::default(),
         }
     }
 
     /// Counts one call and its latency.
-    pub fn call(&self, protocol: &'static str, method: &str, code: &str, elapsed: Duration) {
-        let labels = [
+    pub fn call(
+        &self,
+        protocol: &'static str,
+        method: &'static str,
+        code: &str,
+        elapsed: Duration,
+    ) {
+        let handles = self.call_handles(protocol, method);
+        handles.duration.record(elapsed.as_secs_f64());
+        if let Some(calls) = read(&handles.by_code).get(code) {
+            calls.increment(1);
+            return;
+        }
+        let labels = vec![
             ("protocol", protocol.to_owned()),
             ("method", method.to_owned()),
+            ("code", code.to_owned()),
         ];
-        self.counter(
-            "latchkey_calls_total",
-            labels
-                .iter()
-                .cloned()
-                .chain([("code", code.to_owned())])
-                .collect(),
-        )
-        .increment(1);
-        let key = key("latchkey_call_duration_seconds", labels.to_vec());
-        self.recorder
-            .register_histogram(&key, &METADATA)
-            .record(elapsed.as_secs_f64());
+        write(&handles.by_code)
+            .entry(code.into())
+            .or_insert_with(|| self.counter("latchkey_calls_total", labels))
+            .increment(1);
+    }
+
+    fn call_handles(&self, protocol: &'static str, method: &'static str) -> Arc<CallHandles> {
+        if let Some(handles) = read(&self.calls).get(&(protocol, method)) {
+            return handles.clone();
+        }
+        write(&self.calls)
+            .entry((protocol, method))
+            .or_insert_with(|| {
+                let labels = vec![
+                    ("protocol", protocol.to_owned()),
+                    ("method", method.to_owned()),
+                ];
+                let key = key("latchkey_call_duration_seconds", labels);
+                Arc::new(CallHandles {
+                    duration: self.recorder.register_histogram(&key, &METADATA),
+                    by_code: RwLock::default(),
+                })
+            })
+            .clone()
     }
 
     /// Counts `n` token events.
@@ -185,6 +221,15 @@ impl Metrics {
     fn gauge(&self, name: &'static str, labels: Vec<(&'static str, String)>) -> metrics::Gauge {
         self.recorder.register_gauge(&key(name, labels), &METADATA)
     }
+}
+
+/// A lock that a panic elsewhere left poisoned still holds sound handles.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn key(name: &'static str, labels: Vec<(&'static str, String)>) -> Key {
@@ -280,5 +325,35 @@ impl MetricsServer {
         axum::serve(self.listener, router)
             .with_graceful_shutdown(stop)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_method_and_code_keeps_its_own_count_through_the_remembered_handles() {
+        let metrics = Metrics::new();
+        for _ in 0..3 {
+            metrics.call("grpc", "ValidateAccess", "OK", Duration::from_micros(300));
+        }
+        metrics.call(
+            "grpc",
+            "ValidateAccess",
+            "Unauthenticated",
+            Duration::from_millis(2),
+        );
+        metrics.call("http", "authorize", "OK", Duration::from_millis(30));
+        let text = metrics.recorder.handle().render();
+        for line in [
+            r#"latchkey_calls_total{protocol="grpc",method="ValidateAccess",code="OK"} 3"#,
+            r#"latchkey_calls_total{protocol="grpc",method="ValidateAccess",code="Unauthenticated"} 1"#,
+            r#"latchkey_calls_total{protocol="http",method="authorize",code="OK"} 1"#,
+            r#"latchkey_call_duration_seconds_count{protocol="grpc",method="ValidateAccess"} 4"#,
+            r#"latchkey_call_duration_seconds_bucket{protocol="grpc",method="ValidateAccess",le="0.001"} 3"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
     }
 }
