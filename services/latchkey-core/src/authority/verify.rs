@@ -65,13 +65,15 @@ impl Authority {
         request: &SignedRequest,
         token_secret: Option<TokenSecret<'_>>,
     ) -> AuthorityResult<()> {
+        // RSA-SHA1 signs with the consumer's private key alone (RFC 5849, 3.4.3): the
+        // token secret is opened only for the methods that are keyed with it.
         let token_secret = match token_secret {
-            Some(secret) => Some(
+            Some(secret) if request.method != SignatureMethod::RsaSha1 => Some(
                 self.cipher
                     .open(secret.sealed, &secret.context)
                     .map_err(Self::internal)?,
             ),
-            None => None,
+            _ => None,
         };
         let token_secret = token_secret
             .as_ref()
