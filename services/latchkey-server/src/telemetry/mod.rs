@@ -34,8 +34,9 @@ pub fn init(config: &LogConfig) -> std::io::Result<BatchedGuard> {
     Ok(guard)
 }
 
-/// The subscriber for `format`, writing through `writer`.
-fn subscriber<W>(
+/// The subscriber [`init`] installs for `format`, writing through `writer`; public so
+/// that the bench's `log_loop` example counts the same formatting.
+pub fn subscriber<W>(
     format: LogFormat,
     filter: EnvFilter,
     writer: W,
