@@ -20,7 +20,7 @@ use latchkey_api::v1::token_authority_client::TokenAuthorityClient;
 use latchkey_core::clock::ManualClock;
 use latchkey_core::oauth2::pkce::s256_challenge;
 use latchkey_tests::consumer::{FIXTURE_CERTIFICATE, Signer, TestConsumer, fixture_private_key};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -363,6 +363,46 @@ pub async fn dance(
 /// The raw cost of one RSA-SHA1 PKCS#1 v1.5 verification with the fixture's 2048-bit
 /// key, timed over `iterations` in this process: what scenario 3 is compared with.
 pub fn raw_rsa_verify(iterations: u32) -> anyhow::Result<std::time::Duration> {
+    let verify = rsa_verifier()?;
+    mean_time(iterations, verify)
+}
+
+/// The CPU time of one raw RSA-SHA1 verification on this thread, sampled until `stop`
+/// is set while a scenario loads the machine: bursts of [`BURST`] verifications (after
+/// two that warm the caches) with a pause after each, so that the sampling takes
+/// about a tenth of one core from the scenario it measures beside.
+pub fn raw_rsa_verify_cpu_until(stop: &AtomicBool) -> anyhow::Result<std::time::Duration> {
+    const BURST: u32 = 20;
+    let mut verify = rsa_verifier()?;
+    let (mut cpu, mut verified) = (std::time::Duration::ZERO, 0u32);
+    while !stop.load(Ordering::Relaxed) {
+        verify()?;
+        verify()?;
+        let started = thread_cpu_time()?;
+        for _ in 0..BURST {
+            verify()?;
+        }
+        cpu += thread_cpu_time()?.saturating_sub(started);
+        verified += BURST;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    anyhow::ensure!(verified > 0, "the scenario ended before one verification");
+    Ok(cpu / verified)
+}
+
+/// This thread's time on a CPU, in nanoseconds, from the kernel's scheduler counts.
+fn thread_cpu_time() -> anyhow::Result<std::time::Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    let nanos = text
+        .split_whitespace()
+        .next()
+        .context("an empty /proc/thread-self/schedstat")?
+        .parse()?;
+    Ok(std::time::Duration::from_nanos(nanos))
+}
+
+/// One verification of a fixed signature with the fixture's public key.
+fn rsa_verifier() -> anyhow::Result<impl FnMut() -> anyhow::Result<()>> {
     use rsa::pkcs1v15::{SigningKey, VerifyingKey};
     use rsa::signature::{SignatureEncoding, Signer as _, Verifier as _};
     let private = fixture_private_key();
@@ -373,7 +413,7 @@ pub fn raw_rsa_verify(iterations: u32) -> anyhow::Result<std::time::Duration> {
     let signature = signing.sign(message);
     let bytes = signature.to_vec();
     let signature = rsa::pkcs1v15::Signature::try_from(bytes.as_slice())?;
-    mean_time(iterations, || Ok(verifying.verify(message, &signature)?))
+    Ok(move || Ok(verifying.verify(message, &signature)?))
 }
 
 /// The mean time of one `call` over `iterations`, after a tenth as many to warm the
