@@ -90,6 +90,7 @@ pub fn batched<W: Write + Send + 'static>(
 /// The writer thread: waits for a first line, gives the batch up to
 /// [`FLUSH_INTERVAL`] to grow, writes it, and again until stopped.
 fn write_batches<W: Write>(shared: &Shared, mut output: W) {
+    let _released = ReleaseCallersOnExit(shared);
     let mut batch = Vec::with_capacity(BATCH_BYTES);
     loop {
         let mut pending = shared.lock();
@@ -122,6 +123,18 @@ fn write_batches<W: Write>(shared: &Shared, mut output: W) {
         if stopping && shared.lock().bytes.is_empty() {
             return;
         }
+    }
+}
+
+/// However the writer thread ends, even by a panic in the output, no caller is left
+/// waiting for room it will never make: the buffer then only grows, as unbuffered
+/// lines would be lost.
+struct ReleaseCallersOnExit<'a>(&'a Shared);
+
+impl Drop for ReleaseCallersOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.lock().stopping = true;
+        self.0.room.notify_all();
     }
 }
 
@@ -177,7 +190,7 @@ impl Drop for BatchedGuard {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -278,6 +291,37 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// Standard output whose first write panics.
+    struct Panicking;
+
+    impl Write for Panicking {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            panic!("the output failed");
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn callers_never_wait_for_a_writer_thread_that_has_died() {
+        let (writer, guard) = batched(Panicking, "test-log").unwrap();
+        log(&writer, "the line that kills the writer\n");
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let line = format!("{}\n", "z".repeat(1023));
+            for _ in 0..3 * MAX_PENDING_BYTES / line.len() {
+                log(&writer, &line);
+            }
+            let _ = done.send(());
+        });
+        assert!(
+            finished.recv_timeout(Duration::from_secs(30)).is_ok(),
+            "a caller waited for room that no writer would make"
+        );
+        drop(guard);
     }
 
     #[test]
