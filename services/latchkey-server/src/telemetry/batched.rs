@@ -153,12 +153,12 @@ impl Write for LineSink<'_> {
                 .wait(pending)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        let was_empty = pending.bytes.is_empty();
         let before = pending.bytes.len();
         pending.bytes.extend_from_slice(line);
         let filled = before < BATCH_BYTES && pending.bytes.len() >= BATCH_BYTES;
         drop(pending);
-        if was_empty || filled {
+        // The writer needs waking for a batch's first line, and for a full batch.
+        if before == 0 || filled {
             self.shared.to_writer.notify_one();
         }
         Ok(line.len())
