@@ -219,7 +219,7 @@ pub(crate) async fn record_use(
                 .add(Column::LastUsedAt.is_null())
                 .add(Column::LastUsedAt.lt(millis(at))),
         )
-        .exec(store.connection())
+        .exec(store.write_connection())
         .await
         .map_err(db_err)?;
     Ok(())

@@ -27,7 +27,7 @@ where
         .to_owned();
     Ok(E::delete_many()
         .filter(id.in_subquery(ids))
-        .exec(store.connection())
+        .exec(store.write_connection())
         .await
         .map_err(db_err)?
         .rows_affected)

@@ -6,6 +6,14 @@
 //! SQLite takes the write lock up front, where the busy timeout applies, instead of
 //! failing at the first write of a transaction that began by reading. Postgres ignores
 //! that option; there the guarded `UPDATE`s are re-checked after the row lock.
+//!
+//! A SQLite file also gets a second pool of exactly one connection, through which
+//! every write goes, so that this process's writers queue for it in arrival order and
+//! each starts the moment the one before it commits. Left to SQLite's own lock, a
+//! writer that finds it taken sleeps and retries on a growing schedule (1, 2, 5, 10,
+//! 15, 20 ms...), so it may start many milliseconds after the lock came free, and
+//! not in the order writers arrived. The busy timeout still covers writers in other
+//! processes on the same file.
 
 use crate::changes::ChangeHub;
 use crate::error::db_err;
@@ -55,6 +63,9 @@ pub struct PoolUsage {
 #[derive(Debug, Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    /// Where writes go: on a SQLite file, a pool of one connection of its own (see the
+    /// module documentation); elsewhere the same pool as `db`.
+    writer: DatabaseConnection,
     nonces: NonceWriter,
     /// Postgres only: the change feed (see [`crate::changes`]).
     changes: Option<Arc<ChangeHub>>,
@@ -63,6 +74,7 @@ pub struct SeaStore {
 impl SeaStore {
     /// Connects with a pool of at most `max_connections` for statements and, for
     /// SQLite, turns on WAL, foreign keys and a 5 s busy timeout on every connection.
+    /// A SQLite file gets one connection more, its own, for every write.
     /// On Postgres the pool holds one connection more, which the change feed's
     /// listening session keeps for as long as it lasts (it would otherwise leave a
     /// one-connection pool nothing to run statements on).
@@ -84,39 +96,27 @@ impl SeaStore {
             ));
         }
         let max_connections = max_connections.max(1);
-        let listening_session = u32::from(!url.starts_with("sqlite:"));
-        let mut options = ConnectOptions::new(url.to_owned());
-        options
-            .max_connections(max_connections + listening_session)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            // A ping on every acquire would double the round trips of every one-statement
-            // operation (a nonce batch, each dance write) under load, where a connection
-            // is seldom idle for a millisecond. One idle for a while is still pinged; one
-            // that died meanwhile fails its statement as Unavailable (retry later) and
-            // leaves the pool.
-            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
-            // Statement logs can carry bound values; errors are logged by the callers.
-            .sqlx_logging(false);
-        if url.starts_with("sqlite:") {
-            let in_memory = is_in_memory(url);
-            if in_memory {
-                options
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None);
-            }
-            options.map_sqlx_sqlite_opts(move |opts| {
-                let opts = opts.foreign_keys(true).busy_timeout(SQLITE_BUSY_TIMEOUT);
-                if in_memory {
-                    opts
-                } else {
-                    opts.journal_mode(SqliteJournalMode::Wal)
-                }
-            });
+        let sqlite = url.starts_with("sqlite:");
+        let listening_session = u32::from(!sqlite);
+        let in_memory = sqlite && is_in_memory(url);
+        let mut options = pool_options(url, max_connections + listening_session);
+        if in_memory {
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
         }
         let db = Database::connect(options).await.map_err(db_err)?;
+        let writer = if sqlite && !in_memory {
+            let mut options = pool_options(url, 1);
+            // A writer waits for the one before it as long as it would have waited for
+            // SQLite's lock.
+            options.acquire_timeout(SQLITE_BUSY_TIMEOUT);
+            Database::connect(options).await.map_err(db_err)?
+        } else {
+            db.clone()
+        };
         // SQLite has one writer at a time: more nonce writers would only queue on its
         // lock. Postgres takes several batches at once.
         let nonce_writers = match db.get_database_backend() {
@@ -126,7 +126,7 @@ impl SeaStore {
         // A Postgres writer keeps a connection between batches only if that leaves the
         // pool at least half of its connections for everything else.
         let keep_connections = nonce_writers * 2 <= max_connections as usize;
-        let nonces = NonceWriter::start(db.clone(), nonce_writers, keep_connections);
+        let nonces = NonceWriter::start(writer.clone(), nonce_writers, keep_connections);
         let changes = match db.get_database_backend() {
             DbBackend::Postgres => {
                 Some(ChangeHub::start(db.get_postgres_connection_pool().clone()))
@@ -135,6 +135,7 @@ impl SeaStore {
         };
         Ok(SeaStore {
             db,
+            writer,
             nonces,
             changes,
         })
@@ -174,6 +175,11 @@ impl SeaStore {
         &self.db
     }
 
+    /// The connection every write outside [`SeaStore::begin_write`] goes through.
+    pub(crate) fn write_connection(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
     /// How many connections the pool holds and how many of them are idle, for metrics.
     pub fn pool_usage(&self) -> PoolUsage {
         let (open, idle) = match self.db.get_database_backend() {
@@ -196,7 +202,7 @@ impl SeaStore {
     /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the
     /// write lock is taken (waiting up to the busy timeout) before anything is read.
     pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
-        self.db
+        self.writer
             .begin_with_options(TransactionOptions {
                 isolation_level: None,
                 access_mode: None,
@@ -205,6 +211,35 @@ impl SeaStore {
             .await
             .map_err(db_err)
     }
+}
+
+/// The pool settings both backends share, for at most `max_connections`.
+fn pool_options(url: &str, max_connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        // A ping on every acquire would double the round trips of every one-statement
+        // operation (a nonce batch, each dance write) under load, where a connection
+        // is seldom idle for a millisecond. One idle for a while is still pinged; one
+        // that died meanwhile fails its statement as Unavailable (retry later) and
+        // leaves the pool.
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
+        // Statement logs can carry bound values; errors are logged by the callers.
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        let in_memory = is_in_memory(url);
+        options.map_sqlx_sqlite_opts(move |opts| {
+            let opts = opts.foreign_keys(true).busy_timeout(SQLITE_BUSY_TIMEOUT);
+            if in_memory {
+                opts
+            } else {
+                opts.journal_mode(SqliteJournalMode::Wal)
+            }
+        });
+    }
+    options
 }
 
 /// Whether a SQLite URL names a database that lives only in memory.

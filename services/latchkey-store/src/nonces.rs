@@ -341,7 +341,7 @@ pub(crate) async fn delete_expired(
             Expr::tuple([Expr::col(Column::ConsumerKey), Expr::col(Column::Nonce)])
                 .in_subquery(keys),
         )
-        .exec(store.connection())
+        .exec(store.write_connection())
         .await
         .map_err(db_err)?
         .rows_affected)

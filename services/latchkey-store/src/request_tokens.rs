@@ -42,7 +42,7 @@ pub(crate) async fn insert(
 ) -> Result<(), StoreError> {
     let row = convert::request_token_row(token)?;
     if store.is_postgres() {
-        return dance_statements::insert_request_token(store.connection(), &row, audit).await;
+        return dance_statements::insert_request_token(store.write_connection(), &row, audit).await;
     }
     let row = row.into_active_model();
     let txn = store.begin_write().await?;
@@ -87,7 +87,7 @@ pub(crate) async fn decide(
             RequestTokenDecision::Deny { user_id } => (RequestTokenState::Denied, user_id, None),
         };
         return dance_statements::decide_request_token(
-            store.connection(),
+            store.write_connection(),
             id,
             state,
             user_id,
@@ -204,7 +204,7 @@ pub(crate) async fn exchange(
     let access_row = convert::access_token_row(access);
     if store.is_postgres() {
         return dance_statements::exchange_request_token(
-            store.connection(),
+            store.write_connection(),
             request_token_id,
             millis(now),
             &access_row,

@@ -94,3 +94,23 @@ on_both_backends_with_replicas!(
     nonces::a_small_pool_still_serves_nonces_and_everything_else,
     sweeping::two_sweepers_on_one_database_remove_every_row_once_without_errors,
 );
+
+/// Scenarios only a SQLite file has (see `scenarios::sqlite_file`).
+macro_rules! on_a_sqlite_file {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn on_sqlite() {
+                    let db = crate::support::TestDb::sqlite().await;
+                    crate::scenarios::sqlite_file::$scenario(db.store.clone(), &db.url).await;
+                }
+            }
+        )*
+    };
+}
+
+on_a_sqlite_file!(
+    concurrent_writes_of_every_kind_queue_for_the_one_writer_and_all_land,
+    the_log_starts_again_under_a_steady_stream_of_writes,
+);

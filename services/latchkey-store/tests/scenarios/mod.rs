@@ -6,4 +6,5 @@ pub mod consumers;
 pub mod nonces;
 pub mod oauth2;
 pub mod request_tokens;
+pub mod sqlite_file;
 pub mod sweeping;
