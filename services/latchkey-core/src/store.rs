@@ -207,6 +207,13 @@ pub trait Store: crate::oauth2::store::OAuth2Store + Send + Sync + 'static {
 
     // ---- sweeping ----
 
+    /// How long one sweeper batch should hold the database (see [`crate::sweep`]). A
+    /// store whose writes queue behind one another (SQLite's one writer) asks for
+    /// shorter batches than one whose deletes and inserts go side by side.
+    fn sweep_batch_budget(&self) -> std::time::Duration {
+        crate::sweep::BATCH_TIME_BUDGET
+    }
+
     /// Takes the cross-replica lock for one sweep job without waiting: `None` when
     /// another process holds it. The lock ends when the lease is released or dropped,
     /// or when the process dies.

@@ -19,15 +19,18 @@
 //! Deletes go in bounded batches, each its own short transaction selecting ids by an
 //! indexed column, so that sweeping millions of rows never holds locks that would stall
 //! `ValidateAccess` or `ExchangeToken`. Each batch is sized to hold the database for
-//! about [`BATCH_TIME_BUDGET`] (`batch_size` is the most it grows to: a batch that ran
-//! over is halved, one well under is doubled), and is followed by a pause as long as
-//! it took. So a backlog of a million rows never takes more than half of the
-//! database's time, and never holds SQLite's one write lock for long: measured on
-//! SQLite, 1,000-row batches held it about 100 ms each and validations waiting on it
-//! saw their p99 grow fourfold. With many replicas on one database, a job takes
-//! a cross-replica lock first ([`Store::try_lock_sweep`]); a replica that finds it
-//! taken skips that run. Within one process, a run that is still going when the next
-//! tick comes makes that tick skip. [`Sweeper::stop`] ends runs between batches.
+//! about [`BATCH_TIME_BUDGET`], or less where the store asks for less
+//! ([`Store::sweep_batch_budget`]: on SQLite every nonce write waits for the one write
+//! lock). `batch_size` is the most a batch grows to: one that ran over is halved, one
+//! well under is doubled. Each is followed by a pause as long as it took. So a backlog
+//! of a million rows never takes more than half of the database's time, and never holds
+//! SQLite's one write lock for long: measured on SQLite, 1,000-row batches held it about
+//! 100 ms each and validations waiting on it saw their p99 grow fourfold; 20 ms batches
+//! still made it 3.4–3.5x, so the SQLite store asks for 4 ms (1.9–2.2x; see
+//! BENCHMARKS.md). With many replicas on one database, a job takes a cross-replica
+//! lock first ([`Store::try_lock_sweep`]); a replica that finds it taken skips that
+//! run. Within one process, a run that is still going when the next tick comes makes
+//! that tick skip. [`Sweeper::stop`] ends runs between batches.
 
 use crate::clock::Clock;
 use crate::policy::Policy;
@@ -381,6 +384,7 @@ impl Sweeper {
         Fut: Future<Output = Result<u64, StoreError>>,
     {
         let most = self.settings.batch_size.max(1);
+        let budget = self.store.sweep_batch_budget();
         let mut limit = most;
         loop {
             let started = Instant::now();
@@ -394,26 +398,35 @@ impl Sweeper {
             if self.stopping() {
                 return Ok(SweepOutcome::Stopped);
             }
-            limit = next_batch_size(limit, most, took);
+            limit = next_batch_size(limit, most, took, budget);
             tokio::time::sleep(took).await;
         }
     }
 }
 
-/// How long one delete batch should hold the database.
+/// How long one delete batch should hold the database, unless the store asks for
+/// less ([`Store::sweep_batch_budget`]).
 pub const BATCH_TIME_BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
-/// The smallest batch the sweeper shrinks to (unless configured smaller still). A
-/// batch's time includes waiting for the database, which under load can take longer
-/// than the delete itself: the floor keeps a busy server's backlog going down.
-const SMALLEST_BATCH: u64 = 100;
+/// The smallest batch the sweeper shrinks to, per millisecond of budget (unless the
+/// configured size is smaller still): 100 rows for 20 ms. A batch's time includes
+/// waiting for the database, which under load can take longer than the delete itself:
+/// the floor keeps a busy server's backlog going down.
+const SMALLEST_BATCH_PER_MS: u64 = 5;
 
 /// The size of the batch after one of `limit` rows that took `took`: halved when it
-/// ran over [`BATCH_TIME_BUDGET`], doubled (up to `most`, the configured batch size)
-/// when it took under half of it, else the same.
-pub fn next_batch_size(limit: u64, most: u64, took: std::time::Duration) -> u64 {
-    if took > BATCH_TIME_BUDGET {
-        (limit / 2).max(SMALLEST_BATCH.min(most))
-    } else if took < BATCH_TIME_BUDGET / 2 {
+/// ran over `budget`, doubled (up to `most`, the configured batch size) when it took
+/// under half of it, else the same.
+pub fn next_batch_size(
+    limit: u64,
+    most: u64,
+    took: std::time::Duration,
+    budget: std::time::Duration,
+) -> u64 {
+    if took > budget {
+        let budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
+        let floor = SMALLEST_BATCH_PER_MS.saturating_mul(budget_ms).max(1);
+        (limit / 2).max(floor.min(most))
+    } else if took < budget / 2 {
         limit.saturating_mul(2).min(most)
     } else {
         limit
@@ -430,27 +443,57 @@ mod tests {
 
     #[test]
     fn a_slow_batch_halves_the_next_and_a_quick_one_doubles_it_up_to_the_setting() {
-        let slow = BATCH_TIME_BUDGET * 3;
-        let quick = BATCH_TIME_BUDGET / 4;
-        let on_budget = BATCH_TIME_BUDGET * 3 / 4;
-        assert_eq!(next_batch_size(1000, 1000, slow), 500);
-        assert_eq!(next_batch_size(500, 1000, on_budget), 500);
-        assert_eq!(next_batch_size(500, 1000, quick), 1000);
+        let budget = BATCH_TIME_BUDGET;
+        let slow = budget * 3;
+        let quick = budget / 4;
+        let on_budget = budget * 3 / 4;
+        assert_eq!(next_batch_size(1000, 1000, slow, budget), 500);
+        assert_eq!(next_batch_size(500, 1000, on_budget, budget), 500);
+        assert_eq!(next_batch_size(500, 1000, quick, budget), 1000);
         assert_eq!(
-            next_batch_size(1000, 1000, quick),
+            next_batch_size(1000, 1000, quick, budget),
             1000,
             "never past the setting"
         );
         assert_eq!(
-            next_batch_size(120, 1000, slow),
+            next_batch_size(120, 1000, slow, budget),
             100,
             "never under the floor"
         );
         assert_eq!(
-            next_batch_size(30, 30, slow),
+            next_batch_size(30, 30, slow, budget),
             30,
             "a setting under the floor holds"
         );
-        assert_eq!(next_batch_size(u64::MAX, u64::MAX, Elapsed::ZERO), u64::MAX);
+        assert_eq!(
+            next_batch_size(u64::MAX, u64::MAX, Elapsed::ZERO, budget),
+            u64::MAX
+        );
+    }
+
+    #[test]
+    fn a_shorter_budget_shrinks_batches_sooner_and_further() {
+        let budget = Elapsed::from_millis(4);
+        let took = Elapsed::from_millis(10);
+        assert_eq!(
+            next_batch_size(1000, 1000, took, budget),
+            500,
+            "10 ms is over a 4 ms budget"
+        );
+        assert_eq!(
+            next_batch_size(1000, 1000, took, BATCH_TIME_BUDGET),
+            1000,
+            "but within half of the default"
+        );
+        assert_eq!(
+            next_batch_size(30, 1000, took, budget),
+            20,
+            "the floor is 5 rows per millisecond of budget"
+        );
+        assert_eq!(
+            next_batch_size(1, 1000, took, Elapsed::ZERO),
+            1,
+            "a zero budget still deletes a row per batch"
+        );
     }
 }

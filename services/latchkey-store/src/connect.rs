@@ -30,6 +30,10 @@ use std::time::Duration;
 
 /// How long a SQLite writer waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a sweeper batch may hold SQLite's write lock, which every nonce write waits
+/// for (Postgres takes the sweeper's default: its deletes block no insert). Measured
+/// in the benchmark's million-row sweep: see BENCHMARKS.md.
+const SQLITE_SWEEP_BATCH_BUDGET: Duration = Duration::from_millis(4);
 /// How long a caller waits for a pooled connection before the store reports
 /// [`StoreError::Unavailable`].
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -153,6 +157,14 @@ impl SeaStore {
             .await
             .map(|pending| pending.len())
             .map_err(db_err)
+    }
+
+    /// How long one sweeper batch should hold the database.
+    pub(crate) fn sweep_batch_budget(&self) -> Duration {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => SQLITE_SWEEP_BATCH_BUDGET,
+            _ => latchkey_core::sweep::BATCH_TIME_BUDGET,
+        }
     }
 
     /// Whether this store is on Postgres (some writes take a Postgres-only shape).

@@ -183,6 +183,10 @@ impl Store for SeaStore {
         access_tokens::list_live_consumer_tokens(self, consumer_key, now, limit).await
     }
 
+    fn sweep_batch_budget(&self) -> std::time::Duration {
+        SeaStore::sweep_batch_budget(self)
+    }
+
     async fn try_lock_sweep(
         &self,
         job: SweepJob,
