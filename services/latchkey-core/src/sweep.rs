@@ -442,58 +442,27 @@ mod tests {
     use std::time::Duration as Elapsed;
 
     #[test]
-    fn a_slow_batch_halves_the_next_and_a_quick_one_doubles_it_up_to_the_setting() {
-        let budget = BATCH_TIME_BUDGET;
-        let slow = budget * 3;
-        let quick = budget / 4;
-        let on_budget = budget * 3 / 4;
-        assert_eq!(next_batch_size(1000, 1000, slow, budget), 500);
-        assert_eq!(next_batch_size(500, 1000, on_budget, budget), 500);
-        assert_eq!(next_batch_size(500, 1000, quick, budget), 1000);
-        assert_eq!(
-            next_batch_size(1000, 1000, quick, budget),
-            1000,
-            "never past the setting"
-        );
-        assert_eq!(
-            next_batch_size(120, 1000, slow, budget),
-            100,
-            "never under the floor"
-        );
-        assert_eq!(
-            next_batch_size(30, 30, slow, budget),
-            30,
-            "a setting under the floor holds"
-        );
-        assert_eq!(
-            next_batch_size(u64::MAX, u64::MAX, Elapsed::ZERO, budget),
-            u64::MAX
-        );
-    }
-
-    #[test]
-    fn a_shorter_budget_shrinks_batches_sooner_and_further() {
-        let budget = Elapsed::from_millis(4);
-        let took = Elapsed::from_millis(10);
-        assert_eq!(
-            next_batch_size(1000, 1000, took, budget),
-            500,
-            "10 ms is over a 4 ms budget"
-        );
-        assert_eq!(
-            next_batch_size(1000, 1000, took, BATCH_TIME_BUDGET),
-            1000,
-            "but within half of the default"
-        );
-        assert_eq!(
-            next_batch_size(30, 1000, took, budget),
-            20,
-            "the floor is 5 rows per millisecond of budget"
-        );
-        assert_eq!(
-            next_batch_size(1, 1000, took, Elapsed::ZERO),
-            1,
-            "a zero budget still deletes a row per batch"
-        );
+    fn a_slow_batch_halves_the_next_and_a_quick_one_doubles_it_within_the_setting_and_floor() {
+        let default = BATCH_TIME_BUDGET;
+        let short = Elapsed::from_millis(4);
+        let ms = Elapsed::from_millis;
+        // (limit, most, took, budget, next, why)
+        #[rustfmt::skip]
+        let cases = [
+            (1000, 1000, default * 3, default, 500, "over the budget: halved"),
+            (500, 1000, default * 3 / 4, default, 500, "on budget: the same"),
+            (500, 1000, default / 4, default, 1000, "well under: doubled"),
+            (1000, 1000, default / 4, default, 1000, "never past the setting"),
+            (120, 1000, default * 3, default, 100, "never under the floor"),
+            (30, 30, default * 3, default, 30, "a setting under the floor holds"),
+            (u64::MAX, u64::MAX, Elapsed::ZERO, default, u64::MAX, "no overflow"),
+            (1000, 1000, ms(10), short, 500, "10 ms is over a 4 ms budget"),
+            (1000, 1000, ms(10), default, 1000, "but not under half of 20 ms"),
+            (30, 1000, ms(10), short, 20, "5 rows per millisecond of budget"),
+            (1, 1000, ms(10), Elapsed::ZERO, 1, "a zero budget still deletes a row"),
+        ];
+        for (limit, most, took, budget, next, why) in cases {
+            assert_eq!(next_batch_size(limit, most, took, budget), next, "{why}");
+        }
     }
 }
