@@ -33,6 +33,7 @@ mod sqlite_only {
         every_call_and_request_gets_a_request_id_back_and_in_its_log_line,
         the_metrics_endpoint_exposes_counters_that_move,
         a_stop_during_a_stream_of_calls_lets_every_accepted_call_complete,
+        a_stopped_server_closes_its_sqlite_file_and_leaves_no_write_ahead_log,
         the_call_limits_refuse_oversize_messages_cut_slow_calls_and_queue_past_the_limit,
         a_call_still_running_after_the_grace_period_is_cut_and_the_server_stops,
         tls_needs_the_right_ca_refuses_plain_text_and_can_require_client_certificates,
@@ -486,6 +487,32 @@ async fn the_metrics_endpoint_exposes_counters_that_move() {
         "{later}"
     );
     assert!(app.cleanup().await);
+}
+
+async fn a_stopped_server_closes_its_sqlite_file_and_leaves_no_write_ahead_log() {
+    let mut app = spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let consumer = hmac_consumer(&app, "closing").await;
+    let _ = request_token(&app, &consumer, "oob").await;
+    let TestDatabase::Sqlite(path) = app.database() else {
+        unreachable!("spawned on SQLite")
+    };
+    let mut log = path.as_os_str().to_owned();
+    log.push("-wal");
+    let log = std::path::PathBuf::from(log);
+    assert!(log.exists(), "the writes went through the write-ahead log");
+
+    // SQLite folds the log into the file and removes it when its last connection
+    // closes: every pool, the writers' included, must be closed on the way out.
+    app.send_stop();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while log.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the write-ahead log was still there 5 s after the stop"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+    assert!(app.cleanup().await, "the server stopped");
 }
 
 async fn a_stop_during_a_stream_of_calls_lets_every_accepted_call_complete() {

@@ -338,7 +338,7 @@ impl Application {
         }
         // Closing the pool waits for its connections to come back; calls cut at the
         // end of the grace period may still hold some until the process exits.
-        let close = self.core.store.connection().clone().close();
+        let close = self.core.store.close();
         if cut {
             let _ = tokio::time::timeout(POOL_CLOSE_AFTER_CUT, close).await;
         } else {

@@ -31,8 +31,8 @@ use std::time::Duration;
 /// How long a SQLite writer waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a sweeper batch may hold SQLite's write lock, which every nonce write waits
-/// for (Postgres takes the sweeper's default: its deletes block no insert). Measured
-/// in the benchmark's million-row sweep: see BENCHMARKS.md.
+/// for (Postgres takes the sweeper's default: its deletes block no insert). Chosen in
+/// the benchmark's sweep scenario: see BENCHMARKS.md.
 const SQLITE_SWEEP_BATCH_BUDGET: Duration = Duration::from_millis(4);
 /// How long a caller waits for a pooled connection before the store reports
 /// [`StoreError::Unavailable`].
@@ -185,6 +185,13 @@ impl SeaStore {
     /// The underlying connection pool.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Closes the pools, waiting for their connections to come back (a SQLite file's
+    /// writer first, so that its last commit is in before the readers go).
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.writer.clone().close().await.map_err(db_err)?;
+        self.db.clone().close().await.map_err(db_err)
     }
 
     /// The connection every write outside [`SeaStore::begin_write`] goes through.
