@@ -29,8 +29,10 @@ use latchkey_core::sweep::{SweepJob, Sweeper};
 use latchkey_store::SeaStore;
 use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::hash::Hash;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
@@ -76,7 +78,7 @@ pub struct Metrics {
 /// The handles one (protocol, method) counts through.
 struct CallHandles {
     duration: Histogram,
-    by_code: RwLock<HashMap<Box<str>, Counter>>,
+    by_code: RwLock<HashMap<String, Counter>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -112,41 +114,27 @@ impl Metrics {
         code: &str,
         elapsed: Duration,
     ) {
-        let handles = self.call_handles(protocol, method);
-        handles.duration.record(elapsed.as_secs_f64());
-        if let Some(calls) = read(&handles.by_code).get(code) {
-            calls.increment(1);
-            return;
-        }
-        let labels = vec![
-            ("protocol", protocol.to_owned()),
-            ("method", method.to_owned()),
-            ("code", code.to_owned()),
-        ];
-        write(&handles.by_code)
-            .entry(code.into())
-            .or_insert_with(|| self.counter("latchkey_calls_total", labels))
-            .increment(1);
-    }
-
-    fn call_handles(&self, protocol: &'static str, method: &'static str) -> Arc<CallHandles> {
-        if let Some(handles) = read(&self.calls).get(&(protocol, method)) {
-            return handles.clone();
-        }
-        write(&self.calls)
-            .entry((protocol, method))
-            .or_insert_with(|| {
-                let labels = vec![
-                    ("protocol", protocol.to_owned()),
-                    ("method", method.to_owned()),
-                ];
-                let key = key("latchkey_call_duration_seconds", labels);
-                Arc::new(CallHandles {
-                    duration: self.recorder.register_histogram(&key, &METADATA),
-                    by_code: RwLock::default(),
-                })
+        let handles = remembered(&self.calls, &(protocol, method), || {
+            let labels = vec![
+                ("protocol", protocol.to_owned()),
+                ("method", method.to_owned()),
+            ];
+            let key = key("latchkey_call_duration_seconds", labels);
+            Arc::new(CallHandles {
+                duration: self.recorder.register_histogram(&key, &METADATA),
+                by_code: RwLock::default(),
             })
-            .clone()
+        });
+        handles.duration.record(elapsed.as_secs_f64());
+        let calls = remembered(&handles.by_code, code, || {
+            let labels = vec![
+                ("protocol", protocol.to_owned()),
+                ("method", method.to_owned()),
+                ("code", code.to_owned()),
+            ];
+            self.counter("latchkey_calls_total", labels)
+        });
+        calls.increment(1);
     }
 
     /// Counts `n` token events.
@@ -223,13 +211,28 @@ impl Metrics {
     }
 }
 
-/// A lock that a panic elsewhere left poisoned still holds sound handles.
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
+/// The handle remembered under `key`, made by `make` and remembered on first use.
+/// Finding it takes a read lock; only the first use of a key takes the write lock. A
+/// lock that a panic elsewhere left poisoned still holds sound handles.
+fn remembered<K, Q, V>(handles: &RwLock<HashMap<K, V>>, key: &Q, make: impl FnOnce() -> V) -> V
+where
+    K: Borrow<Q> + Eq + Hash,
+    Q: ToOwned<Owned = K> + Eq + Hash + ?Sized,
+    V: Clone,
+{
+    if let Some(handle) = handles
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(key)
+    {
+        return handle.clone();
+    }
+    handles
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key.to_owned())
+        .or_insert_with(make)
+        .clone()
 }
 
 fn key(name: &'static str, labels: Vec<(&'static str, String)>) -> Key {
