@@ -102,17 +102,9 @@ impl SeaStore {
         let max_connections = max_connections.max(1);
         let sqlite = url.starts_with("sqlite:");
         let listening_session = u32::from(!sqlite);
-        let in_memory = sqlite && is_in_memory(url);
-        let mut options = pool_options(url, max_connections + listening_session);
-        if in_memory {
-            options
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
-        }
+        let options = pool_options(url, max_connections + listening_session);
         let db = Database::connect(options).await.map_err(db_err)?;
-        let writer = if sqlite && !in_memory {
+        let writer = if sqlite && !is_in_memory(url) {
             let mut options = pool_options(url, 1);
             // A writer waits for the one before it as long as it would have waited for
             // SQLite's lock.
@@ -232,7 +224,8 @@ impl SeaStore {
     }
 }
 
-/// The pool settings both backends share, for at most `max_connections`.
+/// The settings of a pool of at most `max_connections` on `url`: those both backends
+/// share, and SQLite's own (an in-memory database gets its one connection, kept).
 fn pool_options(url: &str, max_connections: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -249,6 +242,13 @@ fn pool_options(url: &str, max_connections: u32) -> ConnectOptions {
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         let in_memory = is_in_memory(url);
+        if in_memory {
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
         options.map_sqlx_sqlite_opts(move |opts| {
             let opts = opts.foreign_keys(true).busy_timeout(SQLITE_BUSY_TIMEOUT);
             if in_memory {
