@@ -8,6 +8,18 @@ use crate::secret::{EncryptedSecret, TokenHash};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+/// A new id for a token, code or grant row: a UUID version 7, whose first 48 bits are
+/// the time in milliseconds.
+///
+/// Rows made one after another get ids that sort one after another, so each insert
+/// lands at the right-hand edge of the primary key's b-tree, and the sweeper, which
+/// removes the oldest rows first, takes them from the left-hand edge: a few pages per
+/// batch rather than one random page per row. The id is no secret and grants nothing;
+/// the time it carries is in the row's `created_at` already.
+pub fn new_record_id() -> Uuid {
+    Uuid::now_v7()
+}
+
 /// A registered consumer (an application link, in Jira's words).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerRecord {
@@ -320,4 +332,18 @@ pub enum EndedAccessTokens {
         /// The instant.
         at: DateTime<Utc>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_ids_sort_in_the_order_they_were_made_and_never_repeat() {
+        let ids: Vec<Uuid> = (0..10_000).map(|_| new_record_id()).collect();
+        // Thousands within one millisecond still sort in order: the ids carry a
+        // counter after the time, not only random bits.
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(ids.iter().all(|id| id.get_version_num() == 7));
+    }
 }

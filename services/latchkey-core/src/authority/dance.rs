@@ -15,6 +15,7 @@ use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
 use crate::oauth1::HttpRequest;
 use crate::records::{
     AccessTokenRecord, AuditAction, RequestTokenDecision, RequestTokenRecord, RequestTokenState,
+    new_record_id,
 };
 use crate::secret::{TokenHash, new_token_value, new_typable_code};
 use chrono::{DateTime, Utc};
@@ -136,7 +137,7 @@ impl Authority {
         })?;
         self.finish_signed(&request, None).await?;
 
-        let id = Uuid::new_v4();
+        let id = new_record_id();
         let token = new_token_value(self.randomness.as_ref());
         let secret = new_token_value(self.randomness.as_ref());
         let now = request.now;
@@ -413,7 +414,7 @@ impl Authority {
             .clone()
             .ok_or_else(|| Self::internal("approved request token without a user"))?;
         let ttl = self.policy.access_token_ttl_for(&request.consumer);
-        let id = Uuid::new_v4();
+        let id = new_record_id();
         let token = new_token_value(self.randomness.as_ref());
         let secret = new_token_value(self.randomness.as_ref());
         let access = AccessTokenRecord {

@@ -28,7 +28,7 @@ use crate::oauth2::records::{
     OAuth2TokenRecord,
 };
 use crate::oauth2::{OAuth2Error, scope};
-use crate::records::AuditAction;
+use crate::records::{AuditAction, new_record_id};
 use crate::secret::{TokenHash, new_token_value};
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
@@ -212,7 +212,7 @@ impl Authority {
                 let code = new_token_value(self.randomness.as_ref());
                 let now = self.now();
                 let record = AuthorizationCodeRecord {
-                    id: Uuid::new_v4(),
+                    id: new_record_id(),
                     code_hash: TokenHash::of(&code),
                     client_id: client.client_id.clone(),
                     user_id: user_id.to_owned(),
@@ -423,7 +423,7 @@ impl Authority {
         }
 
         let grant = OAuth2GrantRecord {
-            id: Uuid::new_v4(),
+            id: new_record_id(),
             client_id: client.client_id.clone(),
             user_id: code.user_id.clone(),
             scopes: code.scopes.clone(),
@@ -471,7 +471,7 @@ impl Authority {
         let access_ttl = self.policy.oauth2.access_token_ttl_for(client);
         let refresh_end = (now + self.policy.oauth2.refresh_idle_for(client)).min(grant.expires_at);
         let record = |kind, value: &str, scopes: &[String], expires_at| OAuth2TokenRecord {
-            id: Uuid::new_v4(),
+            id: new_record_id(),
             token_hash: TokenHash::of(value),
             kind,
             grant_id: grant.id,
