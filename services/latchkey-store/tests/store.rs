@@ -61,6 +61,7 @@ macro_rules! on_both_backends_with_replicas {
 
 on_both_backends!(
     consumers::migrations_leave_nothing_pending_and_the_database_answers_pings,
+    consumers::every_migration_rolls_back_and_applies_again,
     consumers::consumers_are_inserted_read_listed_in_pages_updated_and_deleted_with_their_tokens,
     consumers::inserting_a_consumer_with_a_taken_key_is_a_conflict_and_writes_no_audit_line,
     consumers::times_round_trip_with_millisecond_precision,

@@ -6,6 +6,7 @@ use chrono::{Duration, TimeZone, Utc};
 use latchkey_core::oauth1::SignatureMethod;
 use latchkey_core::records::{AuditAction, ConsumerRecord};
 use latchkey_core::store::{Store, StoreError};
+use latchkey_migrations::{Migrator, MigratorTrait};
 use std::sync::Arc;
 
 pub async fn migrations_leave_nothing_pending_and_the_database_answers_pings(store: Arc<SeaStore>) {
@@ -13,6 +14,36 @@ pub async fn migrations_leave_nothing_pending_and_the_database_answers_pings(sto
     // Running them again is a no-op, as at every start of every replica.
     store.migrate().await.unwrap();
     store.ping().await.unwrap();
+}
+
+/// An operator who rolls a release back runs the migrations down: each must undo
+/// itself on both backends, and the schema the migrations then rebuild must work.
+pub async fn every_migration_rolls_back_and_applies_again(store: Arc<SeaStore>) {
+    let db = store.connection();
+    let redundant = "idx_access_tokens_consumer_key";
+    assert!(!has_index(&store, redundant).await);
+
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert_eq!(store.pending_migrations().await.unwrap(), 1);
+    assert!(has_index(&store, redundant).await);
+
+    Migrator::down(db, None).await.unwrap();
+    assert_eq!(
+        store.pending_migrations().await.unwrap(),
+        Migrator::migrations().len()
+    );
+    assert_eq!(count_tables(&store, "access_tokens").await, 0);
+
+    Migrator::up(db, None).await.unwrap();
+    assert_eq!(store.pending_migrations().await.unwrap(), 0);
+    assert!(!has_index(&store, redundant).await);
+    insert_consumer(&store, "c-after").await;
+    let token =
+        issue_access_token(&store, "c-after", "alice", now(), now() + Duration::days(1)).await;
+    assert_eq!(
+        store.find_access_token(&token.token_hash).await.unwrap(),
+        Some(token)
+    );
 }
 
 pub async fn consumers_are_inserted_read_listed_in_pages_updated_and_deleted_with_their_tokens(

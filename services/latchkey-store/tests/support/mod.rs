@@ -2,7 +2,9 @@
 
 use latchkey_core::records::AuditAction;
 pub use latchkey_store::SeaStore;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -138,6 +140,32 @@ fn with_database(url: &str, name: &str) -> String {
 /// Rows in a table, by a raw query.
 pub async fn count_rows(store: &SeaStore, table: &str) -> i64 {
     raw_count(store, &format!("SELECT COUNT(*) AS n FROM {table}")).await
+}
+
+/// Whether the database has an index of this name, in the test's own schema.
+pub async fn has_index(store: &SeaStore, name: &str) -> bool {
+    let sql = if store.connection().get_database_backend() == DbBackend::Postgres {
+        format!(
+            "SELECT COUNT(*) AS n FROM pg_indexes \
+             WHERE schemaname = current_schema() AND indexname = '{name}'"
+        )
+    } else {
+        format!("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = '{name}'")
+    };
+    raw_count(store, &sql).await == 1
+}
+
+/// Tables of this name (0 or 1), in the test's own schema.
+pub async fn count_tables(store: &SeaStore, name: &str) -> i64 {
+    let sql = if store.connection().get_database_backend() == DbBackend::Postgres {
+        format!(
+            "SELECT COUNT(*) AS n FROM pg_tables \
+             WHERE schemaname = current_schema() AND tablename = '{name}'"
+        )
+    } else {
+        format!("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{name}'")
+    };
+    raw_count(store, &sql).await
 }
 
 /// Audit lines with this action, by a raw query.
