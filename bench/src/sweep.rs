@@ -99,21 +99,28 @@ async fn backlog_remains(database: &DatabaseConnection) -> bool {
 
 /// One statement adding `rows` access tokens that expired in 1970, unrevoked, with
 /// unique hashes and request token ids, for [`HMAC_CONSUMER`].
+///
+/// The server makes its ids as UUIDs that begin with the time they were made, so the
+/// ids of a backlog rise with its rows: here the row's number stands in for the time,
+/// followed by random bytes. Token hashes are random, as real ones are.
 fn backlog(backend: Backend, rows: u64) -> String {
     let columns = "id, token_hash, consumer_key, user_id, secret, request_token_id, \
                    created_at, expires_at, last_used_at";
+    // 6 bytes of the row's number, then 10 random bytes.
+    let pg_id = "(lpad(to_hex(n), 12, '0') || substr(md5(random()::text), 1, 20))::uuid";
+    let sqlite_id = "unhex(printf('%012x', n) || hex(randomblob(10)))";
     match backend {
         Backend::Postgres => format!(
             "INSERT INTO access_tokens ({columns}) \
-             SELECT gen_random_uuid(), sha256(int8send(n)), '{HMAC_CONSUMER}', '{SWEPT_USER}', \
-                    '\\x00'::bytea, gen_random_uuid(), 0, 1000, 0 \
+             SELECT {pg_id}, sha256(int8send(n)), '{HMAC_CONSUMER}', '{SWEPT_USER}', \
+                    '\\x00'::bytea, {pg_id}, 0, 1000, 0 \
              FROM generate_series(1, {rows}) AS n"
         ),
         Backend::Sqlite => format!(
             "WITH RECURSIVE series(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM series WHERE n < {rows}) \
              INSERT INTO access_tokens ({columns}) \
-             SELECT randomblob(16), randomblob(32), '{HMAC_CONSUMER}', '{SWEPT_USER}', \
-                    x'00', randomblob(16), 0, 1000, 0 \
+             SELECT {sqlite_id}, randomblob(32), '{HMAC_CONSUMER}', '{SWEPT_USER}', \
+                    x'00', {sqlite_id}, 0, 1000, 0 \
              FROM series"
         ),
     }
