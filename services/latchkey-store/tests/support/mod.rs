@@ -142,28 +142,29 @@ pub async fn count_rows(store: &SeaStore, table: &str) -> i64 {
     raw_count(store, &format!("SELECT COUNT(*) AS n FROM {table}")).await
 }
 
-/// Whether the database has an index of this name, in the test's own schema.
+/// Whether the test's own schema has an index of this name.
 pub async fn has_index(store: &SeaStore, name: &str) -> bool {
-    let sql = if store.connection().get_database_backend() == DbBackend::Postgres {
-        format!(
-            "SELECT COUNT(*) AS n FROM pg_indexes \
-             WHERE schemaname = current_schema() AND indexname = '{name}'"
-        )
-    } else {
-        format!("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = '{name}'")
-    };
-    raw_count(store, &sql).await == 1
+    catalog_count(store, ("pg_indexes", "indexname", "index"), name).await == 1
 }
 
-/// Tables of this name (0 or 1), in the test's own schema.
-pub async fn count_tables(store: &SeaStore, name: &str) -> i64 {
+/// Whether the test's own schema has a table of this name.
+pub async fn has_table(store: &SeaStore, name: &str) -> bool {
+    catalog_count(store, ("pg_tables", "tablename", "table"), name).await == 1
+}
+
+/// Catalog entries of one kind with this name: `(Postgres view, its name column,
+/// SQLite's type)`.
+async fn catalog_count(store: &SeaStore, kind: (&str, &str, &str), name: &str) -> i64 {
+    let (view, column, sqlite_type) = kind;
     let sql = if store.connection().get_database_backend() == DbBackend::Postgres {
         format!(
-            "SELECT COUNT(*) AS n FROM pg_tables \
-             WHERE schemaname = current_schema() AND tablename = '{name}'"
+            "SELECT COUNT(*) AS n FROM {view} \
+             WHERE schemaname = current_schema() AND {column} = '{name}'"
         )
     } else {
-        format!("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{name}'")
+        format!(
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = '{sqlite_type}' AND name = '{name}'"
+        )
     };
     raw_count(store, &sql).await
 }
