@@ -26,11 +26,12 @@
 //! of a million rows never takes more than half of the database's time, and never holds
 //! SQLite's one write lock for long: measured on SQLite, 1,000-row batches held it about
 //! 100 ms each and validations waiting on it saw their p99 grow fourfold; 20 ms batches
-//! still made it 3.4–3.5x, so the SQLite store asks for 4 ms (1.9–2.2x; see
-//! BENCHMARKS.md). With many replicas on one database, a job takes a cross-replica
-//! lock first ([`Store::try_lock_sweep`]); a replica that finds it taken skips that
-//! run. Within one process, a run that is still going when the next tick comes makes
-//! that tick skip. [`Sweeper::stop`] ends runs between batches.
+//! still made it 3.4–3.5x at 200,000 rows, so the SQLite store asks for 4 ms (1.9–2.2x
+//! there, 2.6–2.8x at a million; see BENCHMARKS.md). With many replicas on one
+//! database, a job takes a cross-replica lock first ([`Store::try_lock_sweep`]); a
+//! replica that finds it taken skips that run. Within one process, a run that is still
+//! going when the next tick comes makes that tick skip. [`Sweeper::stop`] ends runs
+//! between batches.
 
 use crate::clock::Clock;
 use crate::policy::Policy;
