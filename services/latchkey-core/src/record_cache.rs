@@ -6,10 +6,12 @@
 //! Correctness comes before hits. An entry is used only while the cache is *reliable*:
 //!
 //! - With a store that publishes changes ([`crate::store::ChangeFeed`], Postgres
-//!   LISTEN/NOTIFY), the cache is reliable while that feed is connected. A change on
-//!   any replica reaches every replica as fast as Postgres delivers a notification.
-//!   When the feed is lost, the cache is emptied and bypassed, and it is emptied again
-//!   when the feed is back, for what it missed in between.
+//!   LISTEN/NOTIFY), the cache is reliable while that feed is connected, and serves
+//!   only under a [`Lease`] that the feed's heartbeats keep renewing. A change on any
+//!   replica reaches every replica as fast as Postgres delivers a notification; a
+//!   replica that has not heard from its feed for a lease stops serving from the cache
+//!   until it has. When the feed is lost, the cache is emptied and bypassed, and it is
+//!   emptied again when the feed is back, for what it missed in between.
 //! - With a store that cannot tell (SQLite), changes made through this process's
 //!   [`crate::authority::Authority`] are forgotten as they commit. Entries live only
 //!   [`UNWATCHED_TTL`], which bounds how long a change made by another process (the
@@ -22,8 +24,8 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// How long an entry lives when another replica's changes are heard.
@@ -70,6 +72,41 @@ impl Lookups {
     }
 }
 
+/// Until when a change feed vouches for the caches that follow it: the last
+/// [`crate::store::StoreChange::Heard`] instant plus [`crate::store::FEED_LEASE`].
+/// Shared by every cache of one feed; read on every lookup, so one atomic.
+#[derive(Debug)]
+pub struct Lease {
+    origin: Instant,
+    /// Nanoseconds after `origin`; 0 until first renewed.
+    until: AtomicU64,
+    length: Duration,
+}
+
+impl Lease {
+    /// A lease of `length` that holds only once renewed.
+    pub fn new(length: Duration) -> Lease {
+        Lease {
+            origin: Instant::now(),
+            until: AtomicU64::new(0),
+            length,
+        }
+    }
+
+    /// The feed had announced everything committed before `heard_at`.
+    pub fn renew(&self, heard_at: Instant) {
+        let until = heard_at.saturating_duration_since(self.origin) + self.length;
+        let nanos = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX);
+        self.until.fetch_max(nanos, Ordering::AcqRel);
+    }
+
+    /// Whether the lease holds now.
+    pub fn holds(&self) -> bool {
+        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        now < self.until.load(Ordering::Acquire)
+    }
+}
+
 /// Proof of when a read from the store began; see [`RecordCache::put`].
 #[derive(Debug, Clone, Copy)]
 pub struct ReadTicket(u64);
@@ -79,6 +116,7 @@ pub struct ReadTicket(u64);
 pub struct RecordCache<V, K = String> {
     entries: RwLock<Entries<K, V>>,
     reliable: AtomicBool,
+    lease: Option<Arc<Lease>>,
     ttl: Duration,
     capacity: usize,
     lookups: Lookups,
@@ -99,19 +137,33 @@ impl<V: Clone, K: Hash + Eq + Clone> RecordCache<V, K> {
                 generation: 0,
             }),
             reliable: AtomicBool::new(reliable),
+            lease: None,
             ttl,
             capacity,
             lookups: Lookups::default(),
         }
     }
 
-    /// The cached record, if the cache is reliable and the entry fresh.
+    /// The same cache, serving only while `lease` (if any) holds.
+    #[must_use]
+    pub fn under(mut self, lease: Option<Arc<Lease>>) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Whether entries may be served now.
+    fn serving(&self) -> bool {
+        self.reliable.load(Ordering::Acquire) && self.lease.as_ref().is_none_or(|l| l.holds())
+    }
+
+    /// The cached record, if the cache is reliable, its lease (if any) holds and the
+    /// entry is fresh.
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let found = if self.reliable.load(Ordering::Acquire) {
+        let found = if self.serving() {
             self.entries.read().ok().and_then(|entries| {
                 entries
                     .by_key
@@ -290,6 +342,38 @@ mod tests {
         assert_eq!(cache.get("k"), None, "nothing from before survives");
         cache.put(cache.ticket(), "k", "v2");
         assert_eq!(cache.get("k"), Some("v2"));
+    }
+
+    #[test]
+    fn a_cache_under_a_lease_serves_only_while_the_feed_was_heard_within_it() {
+        let length = Duration::from_millis(200);
+        let lease = Arc::new(Lease::new(length));
+        let cache = cache().under(Some(lease.clone()));
+        cache.put(cache.ticket(), "k", "v");
+        assert_eq!(cache.get("k"), None, "a lease never renewed does not hold");
+        lease.renew(Instant::now());
+        assert_eq!(cache.get("k"), Some("v"), "stored while the lease was out");
+        // A heartbeat that began before the last one, heard late, shortens nothing.
+        lease.renew(Instant::now() - length);
+        assert_eq!(cache.get("k"), Some("v"));
+        std::thread::sleep(length + Duration::from_millis(20));
+        assert_eq!(
+            cache.get("k"),
+            None,
+            "the feed went quiet for a whole lease"
+        );
+        lease.renew(Instant::now() - length);
+        assert_eq!(
+            cache.get("k"),
+            None,
+            "a heartbeat a lease old vouches for nothing"
+        );
+        lease.renew(Instant::now());
+        assert_eq!(
+            cache.get("k"),
+            Some("v"),
+            "heard again: what it held is current"
+        );
     }
 
     #[test]

@@ -46,7 +46,24 @@ pub enum StoreChange {
     Connected,
     /// The feed is lost: changes may go unheard until [`StoreChange::Connected`].
     Lost,
+    /// Every change committed before this instant has been announced ahead of this
+    /// message. A connected feed says so at least every [`FEED_HEARTBEAT`]; each one
+    /// vouches for the caches for [`FEED_LEASE`] from its instant.
+    Heard(std::time::Instant),
 }
+
+/// How long a [`StoreChange::Heard`] lets the caches serve what they hold. A replica
+/// that has not heard its feed for longer reads the store. So once a change has
+/// committed and this long has passed, no replica serves a record from before it:
+/// every replica has either heard the change or stopped trusting its caches. Calls
+/// that revoke or narrow access wait this long before they answer (on a store with a
+/// feed), which makes revocation immediate everywhere as seen by their callers.
+pub const FEED_LEASE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// How often a connected feed announces [`StoreChange::Heard`]: a fifth of the lease,
+/// so that a round trip to the database may take most of a lease before the caches
+/// stop being trusted.
+pub const FEED_HEARTBEAT: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The changes a store hears, for the authority's caches
 /// ([`crate::record_cache`]).

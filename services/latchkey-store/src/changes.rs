@@ -9,20 +9,31 @@
 //! caches. The session is then re-established every 2 s; once it is back they hear
 //! [`StoreChange::Connected`].
 //!
+//! The session is also the caches' heartbeat. Every [`FEED_HEARTBEAT`] it sends a
+//! `SELECT 1` and reads what comes back. Postgres sends a listening session the
+//! notifications of every transaction that committed before a query ahead of that
+//! query's answer, so once the answer is in, every change committed before the query
+//! was sent has been announced, and subscribers hear [`StoreChange::Heard`] with the
+//! instant it was sent. Notifications are read by these round trips, so they reach
+//! subscribers within a heartbeat.
+//!
 //! SQLite has no such feed: a SQLite database is served by one process, which hears
 //! its own changes (see `latchkey_core::record_cache`).
 
 use crate::error::db_err;
-use latchkey_core::store::{ChangeFeed, StoreChange, StoreError};
+use latchkey_core::store::{ChangeFeed, FEED_HEARTBEAT, StoreChange, StoreError};
 use sea_orm::sqlx::postgres::{PgListener, PgPool};
+use sea_orm::sqlx::{self, Executor};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 /// The notification channel.
 const CHANNEL: &str = "latchkey_changes";
+/// The listening session's `application_name`.
+pub const SESSION_NAME: &str = "latchkey change feed";
 /// How long to wait before listening again after the session is lost.
 const RETRY: Duration = Duration::from_secs(2);
 /// Changes a slow subscriber may fall behind by before it must forget everything.
@@ -40,7 +51,7 @@ pub(crate) async fn publish<C: ConnectionTrait>(
         StoreChange::Consumer(key) => format!("consumer:{key}"),
         StoreChange::OAuth2Client(client_id) => format!("oauth2_client:{client_id}"),
         StoreChange::Tokens => "tokens:".to_owned(),
-        StoreChange::Connected | StoreChange::Lost => return Ok(()),
+        StoreChange::Connected | StoreChange::Lost | StoreChange::Heard(_) => return Ok(()),
     };
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -112,25 +123,30 @@ async fn listen(pool: PgPool, hub: Weak<ChangeHub>) {
     loop {
         let session = async {
             let mut listener = PgListener::connect_with(&pool).await?;
+            // Named, so that an operator can tell it in `pg_stat_activity`.
+            listener
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "SET application_name = '{SESSION_NAME}'"
+                )))
+                .await?;
             listener.listen(CHANNEL).await?;
-            Ok::<_, sea_orm::sqlx::Error>(listener)
+            Ok::<_, sqlx::Error>(listener)
         }
         .await;
         match session {
-            Ok(mut listener) => {
+            Ok(listener) => {
                 let Some(up) = hub.upgrade() else { return };
                 up.announce(StoreChange::Connected);
                 drop(up);
-                // `Ok(None)`: the session was lost.
-                while let Ok(Some(notification)) = listener.try_recv().await {
-                    let Some(up) = hub.upgrade() else { return };
-                    if let Some(change) = parse(notification.payload()) {
-                        up.announce(change);
-                    }
-                }
+                let end = follow_session(listener, &pool, &hub).await;
                 let Some(up) = hub.upgrade() else { return };
-                tracing::warn!("the change feed's Postgres session was lost; listening again");
                 up.announce(StoreChange::Lost);
+                match end {
+                    SessionEnd::Lost(error) => {
+                        tracing::warn!(%error, "the change feed's Postgres session was lost; listening again");
+                    }
+                    SessionEnd::PoolClosed | SessionEnd::Unwanted => return,
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for changes; trying again");
@@ -140,6 +156,45 @@ async fn listen(pool: PgPool, hub: Weak<ChangeHub>) {
             return;
         }
         tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Why a listening session ended.
+enum SessionEnd {
+    Lost(sqlx::Error),
+    /// The store is closing: its pool waits for this session's connection.
+    PoolClosed,
+    /// The hub is gone.
+    Unwanted,
+}
+
+/// Beats the heartbeat on `listener`, announcing what each beat brings, until the
+/// session, the pool or the hub ends.
+async fn follow_session(
+    mut listener: PgListener,
+    pool: &PgPool,
+    hub: &Weak<ChangeHub>,
+) -> SessionEnd {
+    let mut beat = tokio::time::interval(FEED_HEARTBEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = beat.tick() => {}
+            () = pool.close_event() => return SessionEnd::PoolClosed,
+        }
+        let sent = Instant::now();
+        if let Err(error) = listener.execute("SELECT 1").await {
+            return SessionEnd::Lost(error);
+        }
+        let Some(up) = hub.upgrade() else {
+            return SessionEnd::Unwanted;
+        };
+        while let Some(notification) = listener.next_buffered() {
+            if let Some(change) = parse(notification.payload()) {
+                up.announce(change);
+            }
+        }
+        up.announce(StoreChange::Heard(sent));
     }
 }
 

@@ -32,6 +32,7 @@ mod oauth2_tokens;
 mod request_tokens;
 mod sweep_lock;
 
+pub use changes::SESSION_NAME as CHANGE_FEED_SESSION_NAME;
 pub use connect::{PoolUsage, SeaStore};
 pub use latchkey_core::store::{Store, StoreError};
 

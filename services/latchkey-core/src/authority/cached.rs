@@ -4,6 +4,14 @@
 //! store. This process forgets a record as soon as it changes it, and the store's
 //! [`ChangeFeed`] (Postgres LISTEN/NOTIFY) tells every process of changes made anywhere.
 //!
+//! A notification reaches the other replicas a millisecond or so after the change
+//! commits, so on its own it would leave a window in which another replica still
+//! serves a revoked token. The caches therefore serve only under a [`Lease`] that the
+//! feed's heartbeats renew ([`FEED_LEASE`]), and a call that revokes or changes
+//! a record waits out one lease before it answers. When it answers, every replica has
+//! either heard the change or stopped serving from its caches: no validation that
+//! starts after a `Revoke` returns passes with the revoked token, on any replica.
+//!
 //! Tokens are many and change only by ending, so their caches are not told which token
 //! ended: any revocation empties them, on every replica, and so does any change to a
 //! consumer (its tokens' lifetimes may have been shortened, or they were deleted with
@@ -15,10 +23,10 @@
 use super::Authority;
 use crate::error::AuthorityResult;
 use crate::oauth2::records::{OAuth2ClientRecord, OAuth2TokenRecord};
-use crate::record_cache::{CAPACITY, CacheCounts, RecordCache, UNWATCHED_TTL, WATCHED_TTL};
+use crate::record_cache::{CAPACITY, CacheCounts, Lease, RecordCache, UNWATCHED_TTL, WATCHED_TTL};
 use crate::records::{AccessTokenRecord, ConsumerRecord};
 use crate::secret::TokenHash;
-use crate::store::{ChangeFeed, StoreChange, StoreError};
+use crate::store::{ChangeFeed, FEED_LEASE, StoreChange, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Weak};
 use tokio::sync::broadcast::Receiver;
@@ -31,6 +39,8 @@ pub(super) struct HotRecords {
     clients: RecordCache<OAuth2ClientRecord>,
     access_tokens: RecordCache<AccessTokenRecord, TokenHash>,
     oauth2_tokens: RecordCache<OAuth2TokenRecord, TokenHash>,
+    /// The feed's lease over all four, when there is a feed.
+    lease: Option<Arc<Lease>>,
 }
 
 /// Lookups in the hot-path caches since start-up.
@@ -47,22 +57,24 @@ pub struct HotCacheCounts {
 }
 
 impl HotRecords {
-    fn with(ttl: std::time::Duration, reliable: bool) -> HotRecords {
+    fn with(ttl: std::time::Duration, reliable: bool, lease: Option<Arc<Lease>>) -> HotRecords {
         HotRecords {
-            consumers: RecordCache::new(CAPACITY, ttl, reliable),
-            clients: RecordCache::new(CAPACITY, ttl, reliable),
-            access_tokens: RecordCache::new(TOKEN_CAPACITY, ttl, reliable),
-            oauth2_tokens: RecordCache::new(TOKEN_CAPACITY, ttl, reliable),
+            consumers: RecordCache::new(CAPACITY, ttl, reliable).under(lease.clone()),
+            clients: RecordCache::new(CAPACITY, ttl, reliable).under(lease.clone()),
+            access_tokens: RecordCache::new(TOKEN_CAPACITY, ttl, reliable).under(lease.clone()),
+            oauth2_tokens: RecordCache::new(TOKEN_CAPACITY, ttl, reliable).under(lease.clone()),
+            lease,
         }
     }
 
-    /// Caches that follow `feed`, or, without one, trust this process alone with
-    /// entries that age out quickly.
+    /// Caches that follow `feed` under its lease, or, without one, trust this process
+    /// alone with entries that age out quickly.
     pub(super) fn new(feed: Option<ChangeFeed>) -> Arc<HotRecords> {
         let Some(feed) = feed else {
-            return Arc::new(HotRecords::with(UNWATCHED_TTL, true));
+            return Arc::new(HotRecords::with(UNWATCHED_TTL, true, None));
         };
-        let hot = Arc::new(HotRecords::with(WATCHED_TTL, false));
+        let lease = Arc::new(Lease::new(FEED_LEASE));
+        let hot = Arc::new(HotRecords::with(WATCHED_TTL, false, Some(lease)));
         // Without a runtime to follow the feed on, the caches are never trusted and
         // every read goes to the store.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -127,6 +139,11 @@ async fn follow(hot: Weak<HotRecords>, mut changes: Receiver<StoreChange>) {
             Ok(StoreChange::Consumer(key)) => hot.forget_consumer(&key),
             Ok(StoreChange::OAuth2Client(client_id)) => hot.forget_oauth2_client(&client_id),
             Ok(StoreChange::Tokens) => hot.forget_tokens(),
+            Ok(StoreChange::Heard(at)) => {
+                if let Some(lease) = &hot.lease {
+                    lease.renew(at);
+                }
+            }
             Ok(StoreChange::Connected) => {
                 tracing::info!("change feed connected: hot-path caches in use");
                 hot.set_reliable(true);
@@ -211,31 +228,39 @@ impl Authority {
             .await?)
     }
 
-    /// This process changed a consumer.
-    pub(super) fn forget_consumer(&self, key: &str) {
+    /// This process changed a consumer: forgets it here, and returns once no replica
+    /// can serve the old record.
+    pub(super) async fn consumer_changed(&self, key: &str) {
         self.hot.forget_consumer(key);
+        self.until_every_replica_knows().await;
     }
 
-    /// This process changed an OAuth 2.0 client.
-    pub(super) fn forget_oauth2_client(&self, client_id: &str) {
+    /// This process changed an OAuth 2.0 client: as [`Authority::consumer_changed`].
+    pub(super) async fn oauth2_client_changed(&self, client_id: &str) {
         self.hot.forget_oauth2_client(client_id);
-    }
-
-    /// This process revoked tokens.
-    pub(super) fn forget_tokens(&self) {
-        self.hot.forget_tokens();
+        self.until_every_replica_knows().await;
     }
 
     /// Runs a revoking store call, then forgets cached tokens whatever it answered (a
-    /// call that reports an error may still have committed); the store tells the other
-    /// replicas.
+    /// call that reports an error may still have committed), and returns once no
+    /// replica can serve them; the store tells the other replicas.
     pub(super) async fn revoking<T>(
         &self,
         revoke: impl Future<Output = Result<T, StoreError>>,
     ) -> AuthorityResult<T> {
         let revoked = revoke.await;
-        self.forget_tokens();
+        self.hot.forget_tokens();
+        self.until_every_replica_knows().await;
         Ok(revoked?)
+    }
+
+    /// Waits out one [`FEED_LEASE`] after a change has committed, when other replicas
+    /// may be caching: by then each has heard the change or stopped trusting its
+    /// caches. Without a feed there are no other replicas' caches to wait for.
+    async fn until_every_replica_knows(&self) {
+        if self.hot.lease.is_some() {
+            tokio::time::sleep(FEED_LEASE).await;
+        }
     }
 
     /// How often the hot path found its consumer or client cached, since start-up.

@@ -269,7 +269,7 @@ impl Authority {
             .store
             .update_consumer(&consumer, shorten_issued_to, &audit)
             .await;
-        self.forget_consumer(&consumer.key);
+        self.consumer_changed(&consumer.key).await;
         let shortened = updated?.ok_or_else(|| {
             AuthorityError::not_found(None, format!("no consumer {}", consumer.key))
         })?;
@@ -289,7 +289,7 @@ impl Authority {
         let mut audit = self.audit(AuditAction::ConsumerDeleted, "admin");
         audit.consumer_key = Some(key.to_owned());
         let deleted = self.store.delete_consumer(key, &audit).await;
-        self.forget_consumer(key);
+        self.consumer_changed(key).await;
         deleted?.ok_or_else(|| AuthorityError::not_found(None, format!("no consumer {key}")))
     }
 

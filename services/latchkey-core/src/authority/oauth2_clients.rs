@@ -165,7 +165,7 @@ impl Authority {
         let mut audit = self.audit(AuditAction::OAuth2ClientSecretRotated, "admin");
         audit.consumer_key = Some(client.client_id.clone());
         let updated = self.store.update_oauth2_client(&client, &audit).await;
-        self.forget_oauth2_client(&client.client_id);
+        self.oauth2_client_changed(&client.client_id).await;
         if !updated? {
             return Err(AuthorityError::not_found(None, "no such OAuth 2.0 client"));
         }
@@ -183,7 +183,7 @@ impl Authority {
         let mut audit = self.audit(AuditAction::OAuth2ClientDeleted, "admin");
         audit.consumer_key = Some(client_id.to_owned());
         let deleted = self.store.delete_oauth2_client(client_id, &audit).await;
-        self.forget_oauth2_client(client_id);
+        self.oauth2_client_changed(client_id).await;
         deleted?.ok_or_else(|| AuthorityError::not_found(None, "no such OAuth 2.0 client"))
     }
 
