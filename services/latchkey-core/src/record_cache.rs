@@ -21,6 +21,7 @@
 //! and a record read before it is dropped instead of cached. Entries also age out after
 //! a TTL, and the cache holds at most its capacity.
 
+use crate::store::FeedDemand;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -74,22 +75,25 @@ impl Lookups {
 
 /// Until when a change feed vouches for the caches that follow it: the last
 /// [`crate::store::StoreChange::Heard`] instant plus [`crate::store::FEED_LEASE`].
-/// Shared by every cache of one feed; read on every lookup, so one atomic.
+/// Shared by every cache of one feed; read on every lookup, so one atomic. Each
+/// lookup also tells the feed that its heartbeat is wanted.
 #[derive(Debug)]
 pub struct Lease {
     origin: Instant,
     /// Nanoseconds after `origin`; 0 until first renewed.
     until: AtomicU64,
     length: Duration,
+    demand: Arc<FeedDemand>,
 }
 
 impl Lease {
-    /// A lease of `length` that holds only once renewed.
-    pub fn new(length: Duration) -> Lease {
+    /// A lease of `length` that holds only once renewed, reporting reads to `demand`.
+    pub fn new(length: Duration, demand: Arc<FeedDemand>) -> Lease {
         Lease {
             origin: Instant::now(),
             until: AtomicU64::new(0),
             length,
+            demand,
         }
     }
 
@@ -100,8 +104,9 @@ impl Lease {
         self.until.fetch_max(nanos, Ordering::AcqRel);
     }
 
-    /// Whether the lease holds now.
+    /// Whether the lease holds now; asking counts as a read of the caches.
     pub fn holds(&self) -> bool {
+        self.demand.note_read();
         let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
         now < self.until.load(Ordering::Acquire)
     }
@@ -347,10 +352,17 @@ mod tests {
     #[test]
     fn a_cache_under_a_lease_serves_only_while_the_feed_was_heard_within_it() {
         let length = Duration::from_millis(200);
-        let lease = Arc::new(Lease::new(length));
+        let demand = Arc::new(FeedDemand::default());
+        let lease = Arc::new(Lease::new(length, demand.clone()));
         let cache = cache().under(Some(lease.clone()));
         cache.put(cache.ticket(), "k", "v");
+        assert!(!demand.take_read(), "storing is not reading");
         assert_eq!(cache.get("k"), None, "a lease never renewed does not hold");
+        assert!(
+            demand.take_read(),
+            "a lookup wants the heartbeat, held or not"
+        );
+        assert!(!demand.take_read());
         lease.renew(Instant::now());
         assert_eq!(cache.get("k"), Some("v"), "stored while the lease was out");
         // A heartbeat that began before the last one, heard late, shortens nothing.

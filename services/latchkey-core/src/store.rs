@@ -74,6 +74,43 @@ pub struct ChangeFeed {
     /// Whether the feed was connected when subscribed (read after subscribing, so no
     /// change in between is missed).
     pub connected: bool,
+    /// Where the caches say they are being read, so that the feed beats its heartbeat
+    /// only then.
+    pub demand: std::sync::Arc<FeedDemand>,
+}
+
+/// Whether the caches a feed vouches for are being read. A feed beats every
+/// [`FEED_HEARTBEAT`] while they are; when no one has read them for a while it beats
+/// only now and then, to drain notifications and notice a lost session, and the
+/// first read after that wakes it. An idle replica thus sends about one query a
+/// second, not a hundred; the reads just after it wakes go to the store until the
+/// first beat has answered.
+#[derive(Debug, Default)]
+pub struct FeedDemand {
+    read: std::sync::atomic::AtomicBool,
+    woken: tokio::sync::Notify,
+}
+
+impl FeedDemand {
+    /// The caches were read: keeps the heartbeat going, and wakes it if it idles.
+    pub fn note_read(&self) {
+        use std::sync::atomic::Ordering;
+        // Most reads find the flag already set: a load, no write to the shared line.
+        if !self.read.load(Ordering::Relaxed) {
+            self.read.store(true, Ordering::Relaxed);
+            self.woken.notify_one();
+        }
+    }
+
+    /// Whether the caches were read since the last call.
+    pub fn take_read(&self) -> bool {
+        self.read.swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Returns at the next read (at once if one came since the last wait).
+    pub async fn next_read(&self) {
+        self.woken.notified().await;
+    }
 }
 
 /// Everything the authority keeps. The OAuth 2.0 half is
@@ -267,4 +304,34 @@ pub trait Store: crate::oauth2::store::OAuth2Store + Send + Sync + 'static {
 pub trait SweepLease: Send {
     /// Gives the lock back.
     async fn release(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration as Wait;
+
+    #[tokio::test]
+    async fn a_read_wakes_an_idle_heartbeat_and_is_counted_once() {
+        let demand = Arc::new(FeedDemand::default());
+        let waiting = tokio::spawn({
+            let demand = demand.clone();
+            async move { demand.next_read().await }
+        });
+        tokio::time::sleep(Wait::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "no read yet: the heartbeat idles");
+        demand.note_read();
+        demand.note_read();
+        tokio::time::timeout(Wait::from_secs(5), waiting)
+            .await
+            .expect("the read woke it")
+            .unwrap();
+        assert!(demand.take_read());
+        assert!(
+            !demand.take_read(),
+            "taken, the flag is clear until the next read"
+        );
+    }
 }

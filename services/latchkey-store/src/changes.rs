@@ -15,13 +15,16 @@
 //! query's answer, so once the answer is in, every change committed before the query
 //! was sent has been announced, and subscribers hear [`StoreChange::Heard`] with the
 //! instant it was sent. Notifications are read by these round trips, so they reach
-//! subscribers within a heartbeat.
+//! subscribers within a heartbeat. When the caches have not been read for
+//! [`IDLE_AFTER`], the session beats only every [`IDLE_HEARTBEAT`] (which still
+//! drains notifications and notices a lost session) until the next read
+//! ([`FeedDemand`]) wakes it.
 //!
 //! SQLite has no such feed: a SQLite database is served by one process, which hears
 //! its own changes (see `latchkey_core::record_cache`).
 
 use crate::error::db_err;
-use latchkey_core::store::{ChangeFeed, FEED_HEARTBEAT, StoreChange, StoreError};
+use latchkey_core::store::{ChangeFeed, FEED_HEARTBEAT, FeedDemand, StoreChange, StoreError};
 use sea_orm::sqlx::postgres::{PgListener, PgPool};
 use sea_orm::sqlx::{self, Executor};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -36,6 +39,10 @@ const CHANNEL: &str = "latchkey_changes";
 pub const SESSION_NAME: &str = "latchkey change feed";
 /// How long to wait before listening again after the session is lost.
 const RETRY: Duration = Duration::from_secs(2);
+/// How long the caches go unread before the heartbeat idles.
+const IDLE_AFTER: Duration = Duration::from_secs(5);
+/// How often an idle session beats.
+const IDLE_HEARTBEAT: Duration = Duration::from_secs(1);
 /// Changes a slow subscriber may fall behind by before it must forget everything.
 const BACKLOG: usize = 1024;
 
@@ -76,6 +83,7 @@ fn parse(payload: &str) -> Option<StoreChange> {
 pub(crate) struct ChangeHub {
     sender: broadcast::Sender<StoreChange>,
     connected: AtomicBool,
+    demand: Arc<FeedDemand>,
 }
 
 impl std::fmt::Debug for ChangeHub {
@@ -94,6 +102,7 @@ impl ChangeHub {
         let hub = Arc::new(ChangeHub {
             sender,
             connected: AtomicBool::new(false),
+            demand: Arc::new(FeedDemand::default()),
         });
         tokio::spawn(listen(pool, Arc::downgrade(&hub)));
         hub
@@ -105,6 +114,7 @@ impl ChangeHub {
         ChangeFeed {
             changes,
             connected: self.connected.load(Ordering::SeqCst),
+            demand: self.demand.clone(),
         }
     }
 
@@ -175,12 +185,21 @@ async fn follow_session(
     pool: &PgPool,
     hub: &Weak<ChangeHub>,
 ) -> SessionEnd {
-    let mut beat = tokio::time::interval(FEED_HEARTBEAT);
-    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let Some(demand) = hub.upgrade().map(|up| up.demand.clone()) else {
+        return SessionEnd::Unwanted;
+    };
+    let mut last_read = Instant::now();
     loop {
+        let idle = last_read.elapsed() >= IDLE_AFTER;
+        let pause = if idle { IDLE_HEARTBEAT } else { FEED_HEARTBEAT };
         tokio::select! {
-            _ = beat.tick() => {}
+            () = tokio::time::sleep(pause) => {}
+            () = demand.next_read(), if idle => {}
+            // Closing the pool waits for this session's connection: let it go.
             () = pool.close_event() => return SessionEnd::PoolClosed,
+        }
+        if demand.take_read() {
+            last_read = Instant::now();
         }
         let sent = Instant::now();
         if let Err(error) = listener.execute("SELECT 1").await {

@@ -73,7 +73,7 @@ impl HotRecords {
         let Some(feed) = feed else {
             return Arc::new(HotRecords::with(UNWATCHED_TTL, true, None));
         };
-        let lease = Arc::new(Lease::new(FEED_LEASE));
+        let lease = Arc::new(Lease::new(FEED_LEASE, feed.demand.clone()));
         let hot = Arc::new(HotRecords::with(WATCHED_TTL, false, Some(lease)));
         // Without a runtime to follow the feed on, the caches are never trusted and
         // every read goes to the store.
