@@ -47,8 +47,9 @@ pub enum StoreChange {
     /// The feed is lost: changes may go unheard until [`StoreChange::Connected`].
     Lost,
     /// Every change committed before this instant has been announced ahead of this
-    /// message. A connected feed says so at least every [`FEED_HEARTBEAT`]; each one
-    /// vouches for the caches for [`FEED_LEASE`] from its instant.
+    /// message. A connected feed says so every [`FEED_HEARTBEAT`] while its caches
+    /// are read ([`FeedDemand`]); each one vouches for the caches for [`FEED_LEASE`]
+    /// from its instant.
     Heard(std::time::Instant),
 }
 
@@ -60,9 +61,9 @@ pub enum StoreChange {
 /// feed), which makes revocation immediate everywhere as seen by their callers.
 pub const FEED_LEASE: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// How often a connected feed announces [`StoreChange::Heard`]: a fifth of the lease,
-/// so that a round trip to the database may take most of a lease before the caches
-/// stop being trusted.
+/// How often a connected feed whose caches are read announces [`StoreChange::Heard`]:
+/// a fifth of the lease, so that a round trip to the database may take most of a
+/// lease before the caches stop being trusted.
 pub const FEED_HEARTBEAT: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The changes a store hears, for the authority's caches
