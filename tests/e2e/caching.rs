@@ -238,6 +238,25 @@ async fn cached_on(app: &TestApp, cache: &str, validate_once: impl AsyncFn()) {
     }
 }
 
+/// Proves `cached_on_replica` serves the bearer `token` from its cache, revokes it
+/// through `revoker`, and expects `cached_on_replica` to refuse it as revoked the
+/// moment `Revoke` answers.
+async fn revoked_bearer_is_refused_at_once(
+    cached_on_replica: &TestApp,
+    revoker: &TestApp,
+    client: &TestClient,
+    token: &str,
+) {
+    cached_on(cached_on_replica, "oauth2_tokens", async || {
+        validate(cached_on_replica, token).await.unwrap();
+    })
+    .await;
+    revoke_bearer(revoker, client, token).await;
+    let refused = validate(cached_on_replica, token).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(refused.message().contains("revoked"), "{refused:?}");
+}
+
 async fn cached_tokens_revoked_or_cut_through_this_replica_are_refused_at_once(app: &TestApp) {
     let consumer = hmac_consumer(app, "cached-tokens").await;
     let (token, secret, token_id) = access_token(app, &consumer, "ann").await;
@@ -286,14 +305,7 @@ async fn cached_tokens_revoked_or_cut_through_this_replica_are_refused_at_once(a
 
     let client = register_client(app, "cached-bearer", true).await;
     let tokens = grant(app, &client).await;
-    cached_on(app, "oauth2_tokens", async || {
-        validate(app, &tokens.access_token).await.unwrap();
-    })
-    .await;
-    revoke_bearer(app, &client, &tokens.access_token).await;
-    let refused = validate(app, &tokens.access_token).await.unwrap_err();
-    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
-    assert!(refused.message().contains("revoked"), "{refused:?}");
+    revoked_bearer_is_refused_at_once(app, app, &client, &tokens.access_token).await;
 }
 
 async fn tokens_revoked_on_one_replica_are_refused_on_another(app: &TestApp) {
@@ -315,14 +327,7 @@ async fn tokens_revoked_on_one_replica_are_refused_on_another(app: &TestApp) {
 
     let client = register_client(app, "revoked-there-bearer", true).await;
     let tokens = grant(app, &client).await;
-    cached_on(&other, "oauth2_tokens", async || {
-        validate(&other, &tokens.access_token).await.unwrap();
-    })
-    .await;
-    revoke_bearer(app, &client, &tokens.access_token).await;
-    let refused = validate(&other, &tokens.access_token).await.unwrap_err();
-    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
-    assert!(refused.message().contains("revoked"), "{refused:?}");
+    revoked_bearer_is_refused_at_once(&other, app, &client, &tokens.access_token).await;
     assert!(other.cleanup().await);
 }
 
@@ -444,12 +449,6 @@ async fn an_unread_replica_beats_its_heartbeat_slowly_and_the_next_read_wakes_it
     );
 
     // Reads wake it: within a few beats the cache serves.
-    cached_on(&other, "oauth2_tokens", async || {
-        validate(&other, &tokens.access_token).await.unwrap();
-    })
-    .await;
-    revoke_bearer(app, &client, &tokens.access_token).await;
-    let refused = validate(&other, &tokens.access_token).await.unwrap_err();
-    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    revoked_bearer_is_refused_at_once(&other, app, &client, &tokens.access_token).await;
     assert!(other.cleanup().await);
 }
