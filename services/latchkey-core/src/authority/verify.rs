@@ -1,9 +1,9 @@
 //! The checks every signed consumer request passes, in two steps.
 //!
-//! [`Authority::begin_signed`] reads the request and its consumer: parameters, version,
+//! `Authority::begin_signed` reads the request and its consumer: parameters, version,
 //! consumer known and enabled, timestamp window, signature method allowed. The caller
 //! then finds and checks its token (request or access token), and
-//! [`Authority::finish_signed`] verifies the signature with the consumer's credentials
+//! `Authority::finish_signed` verifies the signature with the consumer's credentials
 //! and that token's secret, and only then spends the nonce, so a forged request cannot
 //! burn a genuine consumer's nonces.
 
