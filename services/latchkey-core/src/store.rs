@@ -15,6 +15,7 @@ use crate::secret::TokenHash;
 use crate::sweep::SweepJob;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 /// Why a store call failed.
@@ -88,14 +89,13 @@ pub struct ChangeFeed {
 /// first beat has answered.
 #[derive(Debug, Default)]
 pub struct FeedDemand {
-    read: std::sync::atomic::AtomicBool,
+    read: AtomicBool,
     woken: tokio::sync::Notify,
 }
 
 impl FeedDemand {
     /// The caches were read: keeps the heartbeat going, and wakes it if it idles.
     pub fn note_read(&self) {
-        use std::sync::atomic::Ordering;
         // Most reads find the flag already set: a load, no write to the shared line.
         if !self.read.load(Ordering::Relaxed) {
             self.read.store(true, Ordering::Relaxed);
@@ -105,7 +105,7 @@ impl FeedDemand {
 
     /// Whether the caches were read since the last call.
     pub fn take_read(&self) -> bool {
-        self.read.swap(false, std::sync::atomic::Ordering::Relaxed)
+        self.read.swap(false, Ordering::Relaxed)
     }
 
     /// Returns at the next read (at once if one came since the last wait).
