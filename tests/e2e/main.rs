@@ -73,6 +73,7 @@ mod concurrency;
 mod dance;
 mod ecosystem;
 mod expiry;
+mod hostile;
 mod http;
 mod oauth2;
 mod oauth2_http;

@@ -202,19 +202,29 @@ async fn away_and_back(
         .unwrap();
     disconnect_everyone(admin, name).await;
 
-    // The pool's acquire timeout is 10 s; an answer later than this is a hang.
-    let refused = timeout(
-        Duration::from_secs(30),
-        client.validate_access(consumer.resource(token, secret)),
-    )
-    .await
-    .expect("ValidateAccess answers while the database is away")
-    .expect_err("ValidateAccess cannot succeed without its database");
+    // A caller with a 5 s deadline hears UNAVAILABLE, not DEADLINE_EXCEEDED: the
+    // store gives up on a connection well before any deadline a caller would set.
+    let mut request = tonic::Request::new(consumer.resource(token, secret));
+    request.set_timeout(Duration::from_secs(5));
+    let refused = timeout(Duration::from_secs(30), client.validate_access(request))
+        .await
+        .expect("ValidateAccess answers while the database is away")
+        .expect_err("ValidateAccess cannot succeed without its database");
     assert_eq!(
         refused.code(),
         Code::Unavailable,
         "a database that is away means retry later: {refused:?}"
     );
+    // The HTTP endpoints say 503 with Retry-After, before their own 10 s timeout's 408.
+    let answer = latchkey_tests::http::client()
+        .post(latchkey_tests::http::pod_url(app, "/oauth2/token"))
+        .basic_auth("nobody-registered", Some("secret"))
+        .form(&[("grant_type", "authorization_code"), ("code", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503, "{answer:?}");
+    assert_eq!(answer.headers()["retry-after"], "1");
 
     admin
         .execute_unprepared(&allow_connections(name, true))

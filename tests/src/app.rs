@@ -3,7 +3,7 @@
 use latchkey_api::v1::consumer_admin_client::ConsumerAdminClient;
 use latchkey_api::v1::token_authority_client::TokenAuthorityClient;
 use latchkey_core::clock::ManualClock;
-use latchkey_core::credentials::hash_credential;
+use latchkey_core::credentials::digest_credential;
 use latchkey_core::sweep::Sweeper;
 use latchkey_server::config::Config;
 use latchkey_server::startup::Application;
@@ -16,12 +16,12 @@ pub const ADMIN: &str = "test-admin-credential";
 pub const FRONTEND: &str = "test-frontend-credential";
 pub const SERVICE: &str = "test-service-credential";
 
-/// Their argon2 hashes, computed once per test binary.
+/// Their `sha256:` digests, as `latchkey credential generate` prints them.
 static HASHES: LazyLock<(String, String, String)> = LazyLock::new(|| {
     (
-        hash_credential(ADMIN).unwrap(),
-        hash_credential(FRONTEND).unwrap(),
-        hash_credential(SERVICE).unwrap(),
+        digest_credential(ADMIN),
+        digest_credential(FRONTEND),
+        digest_credential(SERVICE),
     )
 });
 

@@ -214,6 +214,12 @@ pub enum AuthorityError {
         /// What failed.
         detail: String,
     },
+    /// A bounded resource (the argon2 pool) is full; the call may be retried shortly.
+    #[error("saturated: {detail}")]
+    Saturated {
+        /// What is full.
+        detail: String,
+    },
     /// An OAuth 2.0 request failed a protocol check; the word goes to the client as
     /// RFC 6749 section 5.2 says.
     #[error("{}: {}", .0.error, .0.detail)]
@@ -297,6 +303,18 @@ impl From<crate::store::StoreError> for AuthorityError {
             StoreError::Unavailable(detail) => AuthorityError::Unavailable { detail },
             StoreError::Conflict(detail) => AuthorityError::AlreadyExists { detail },
             StoreError::Internal(detail) => AuthorityError::Internal { detail },
+        }
+    }
+}
+
+impl From<crate::argon2_pool::Argon2Refusal> for AuthorityError {
+    fn from(refusal: crate::argon2_pool::Argon2Refusal) -> Self {
+        use crate::argon2_pool::Argon2Refusal;
+        match refusal {
+            Argon2Refusal::Saturated => AuthorityError::Saturated {
+                detail: refusal.to_string(),
+            },
+            Argon2Refusal::Unfinished(detail) => AuthorityError::Internal { detail },
         }
     }
 }

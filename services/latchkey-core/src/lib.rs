@@ -7,6 +7,7 @@
 //! the store crate implements its traits. Time and randomness come in through traits,
 //! so every expiry and every token is testable without sleeping.
 
+pub mod argon2_pool;
 pub mod authority;
 pub mod cipher;
 pub mod clock;

@@ -10,7 +10,7 @@ use latchkey_core::authority::Caller;
 use latchkey_core::authority::consumers::{ConsumerDraft, SharedSecretChoice};
 use latchkey_core::cipher::SecretCipher;
 use latchkey_core::clock::SystemClock;
-use latchkey_core::credentials::hash_credential;
+use latchkey_core::credentials::{digest_credential, hash_credential};
 use latchkey_core::oauth1::SignatureMethod;
 use latchkey_core::sweep::SweepJob;
 use secrecy::{ExposeSecret, SecretString};
@@ -45,7 +45,7 @@ enum Command {
     /// Manages consumers directly in the database.
     #[command(subcommand)]
     Consumer(ConsumerCommand),
-    /// Makes a caller credential and its argon2 hash.
+    /// Makes a caller credential and the hash the configuration takes.
     #[command(subcommand)]
     Credential(CredentialCommand),
     /// Makes encryption keys.
@@ -121,10 +121,17 @@ enum MethodArg {
 
 #[derive(Debug, Subcommand)]
 enum CredentialCommand {
-    /// Generates a random credential; prints it and its hash for configuration.
+    /// Generates a random 256-bit credential; prints it and its `sha256:` digest,
+    /// which is what the configuration takes.
     Generate,
-    /// Hashes a credential read from standard input.
-    Hash,
+    /// Hashes a credential read from standard input: with argon2 for one a person
+    /// chose, or as a `sha256:` digest (`--digest`) for one with 256 random bits.
+    Hash {
+        /// Print the SHA-256 digest instead of an argon2 hash. Only for credentials as
+        /// random as `credential generate` makes them: a digest does not slow guessing.
+        #[arg(long)]
+        digest: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,16 +172,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn credential(command: CredentialCommand) -> anyhow::Result<()> {
-    let credential = match command {
+    let hash = match command {
         CredentialCommand::Generate => {
             let credential =
                 latchkey_core::secret::new_token_value(&latchkey_core::secret::OsRandomness);
             println!("credential: {credential}");
-            credential
+            digest_credential(&credential)
         }
-        CredentialCommand::Hash => read_stdin()?.expose_secret().to_owned(),
+        CredentialCommand::Hash { digest: true } => {
+            digest_credential(read_stdin()?.expose_secret())
+        }
+        CredentialCommand::Hash { digest: false } => {
+            hash_credential(read_stdin()?.expose_secret()).map_err(anyhow::Error::msg)?
+        }
     };
-    let hash = hash_credential(&credential).map_err(anyhow::Error::msg)?;
     println!("hash:       {hash}");
     Ok(())
 }

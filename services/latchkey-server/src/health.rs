@@ -7,6 +7,10 @@
 //! together: every call needs the database. One more name, [`LIVENESS`], is `SERVING`
 //! for as long as the process answers at all: a liveness probe asks for it, so that a
 //! database outage takes replicas out of rotation without restarting them.
+//!
+//! At the stop every name turns `NOT_SERVING` and every open `Watch` stream ends
+//! right after saying so: a load balancer hears at once, and no stream holds the
+//! graceful shutdown open.
 
 use crate::shutdown::Stopping;
 use latchkey_core::store::Store;
@@ -34,7 +38,7 @@ pub async fn prepare(reporter: &HealthReporter) {
 /// Pings the store every `interval` (a ping slower than `timeout` fails) and reports
 /// the outcome, until `stopping` completes; then reports `NOT_SERVING` for good.
 pub async fn probe(
-    reporter: HealthReporter,
+    mut reporter: HealthReporter,
     store: Arc<dyn Store>,
     interval: Duration,
     timeout: Duration,
@@ -65,7 +69,21 @@ pub async fn probe(
         }
     }
     report(&reporter, false).await;
+    end_watches(&mut reporter).await;
     tracing::info!("stopping: health is NOT_SERVING");
+}
+
+/// Ends every open `Watch` stream, each after the `NOT_SERVING` it was just sent, so
+/// a watcher does not hold the graceful shutdown open for the whole grace period.
+/// Clearing a name drops its sender, which ends its streams; the name is then set
+/// again so a `Check` during the drain still reads `NOT_SERVING`.
+async fn end_watches(reporter: &mut HealthReporter) {
+    for name in SERVICES.into_iter().chain(["", LIVENESS]) {
+        reporter.clear_service_status(name).await;
+        reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
 }
 
 async fn report(reporter: &HealthReporter, up: bool) {

@@ -6,11 +6,14 @@
 //! - [`grpc`]: thin translators between `latchkey.v1` and the core.
 //! - [`http`]: Jira's OAuth 1.0a endpoints over HTTP, over the same core.
 //! - [`scheduler`]: runs the core's sweeper on cron schedules.
-//! - [`health`], [`metrics`], [`request_id`], [`tls`]: what operators and the gRPC
-//!   ecosystem expect around the service (health, Prometheus, request ids, TLS).
+//! - [`operations`], [`call_limit`], [`health`], [`metrics`], [`request_id`], [`tls`],
+//!   [`telemetry`]: what operators and the gRPC ecosystem expect around the service
+//!   (limits, health, Prometheus, request ids, TLS, logs).
+//! - [`shutdown`]: the one stop signal everything listens to.
 //! - [`web`]: the built-in consent, "My authorizations" and administration pages.
 //! - [`cli`]: the `latchkey` command line.
 
+pub mod call_limit;
 pub mod cli;
 pub mod config;
 pub mod grpc;

@@ -5,10 +5,12 @@
 //! served.
 //!
 //! Layers around every gRPC call, outermost first: request id (so every answer
-//! carries one, even a refused one), CORS, gRPC-Web translation, the process-wide
-//! concurrency limit; tonic itself applies the per-call timeout and the message size
-//! limits.
+//! carries one, even a refused one), CORS, gRPC-Web translation; tonic itself applies
+//! the per-call timeout and the message size limits. The Latchkey services (not
+//! health, not reflection) sit behind one cap on calls in flight
+//! ([`crate::call_limit`]), which refuses at once when full.
 
+use crate::call_limit::CallPermits;
 use crate::config::{Config, GrpcConfig};
 use crate::http::HttpServer;
 use crate::metrics::{Metrics, MetricsServer, Sources};
@@ -24,7 +26,6 @@ use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
-use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The operational side of one service, built from its configuration.
@@ -131,15 +132,21 @@ impl Operations {
             <latchkey_api::v1::token_authority_server::TokenAuthorityServer<A> as NamedService>::NAME,
             "latchkey.v1.TokenAuthority"
         );
+        // One cap for both Latchkey services; health and reflection stay outside it.
+        let permits = CallPermits::new(self.grpc.concurrency_limit);
         let routes = Routes::new(
-            authority
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(limit),
+            permits.wrap(
+                authority
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            ),
         )
         .add_service(
-            admin
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(limit),
+            permits.wrap(
+                admin
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            ),
         )
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
@@ -160,10 +167,7 @@ impl Operations {
             .timeout(Duration::from_secs(self.grpc.call_timeout_seconds))
             .layer(RequestIdLayer)
             .layer(cors(&self.grpc.cors_allowed_origins))
-            .layer(tonic_web::GrpcWebLayer::new())
-            .layer(GlobalConcurrencyLimitLayer::new(
-                self.grpc.concurrency_limit,
-            ));
+            .layer(tonic_web::GrpcWebLayer::new());
         let router = server.add_routes(routes);
         match &self.tls {
             Some(tls) => {

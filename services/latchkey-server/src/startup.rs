@@ -205,13 +205,14 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
+        let core = open_core(&config, clock, config.migrate_on_start()).await?;
         let c = &config.credentials;
         let credentials = Arc::new(CallerCredentials::new(
             c.admin_hash.as_deref(),
             c.frontend_hash.as_deref(),
             c.service_hash.as_deref(),
+            core.authority.argon2_pool(),
         )?);
-        let core = open_core(&config, clock, config.migrate_on_start()).await?;
         let address = config.grpc.listen;
         let listener = TcpListener::bind(address)
             .await

@@ -35,10 +35,14 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// the benchmark's sweep scenario: see BENCHMARKS.md.
 const SQLITE_SWEEP_BATCH_BUDGET: Duration = Duration::from_millis(4);
 /// How long a caller waits for a pooled connection before the store reports
-/// [`StoreError::Unavailable`].
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long opening a new connection may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// [`StoreError::Unavailable`]. Short, so that while the database is away a call
+/// answers UNAVAILABLE (HTTP 503) well inside any caller's deadline, the HTTP
+/// request timeout (10 s) and the gRPC call timeout (30 s), instead of racing them.
+/// A pool that cannot lend a connection for a second is overloaded or cut off, and
+/// retrying later is the right answer either way.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long opening a new connection may take: no longer than the acquire it serves.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long a pooled connection may sit idle before it is pinged on its way out.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);

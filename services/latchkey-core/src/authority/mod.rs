@@ -23,6 +23,7 @@ pub mod verify;
 
 pub use cached::HotCacheCounts;
 
+use crate::argon2_pool::Argon2Pool;
 use crate::cipher::SecretCipher;
 use crate::clock::Clock;
 use crate::credentials::{Role, Roles};
@@ -116,7 +117,9 @@ pub struct Authority {
     policy: Policy,
     keys: KeyCache,
     hot: Arc<cached::HotRecords>,
-    /// Every OAuth 2.0 client secret check goes through here: bounded, off the runtime.
+    /// The process's argon2 workers, shared with the caller credentials.
+    argon2: Arc<Argon2Pool>,
+    /// Every OAuth 2.0 client secret check goes through here.
     client_secrets: ClientSecretChecks,
 }
 
@@ -138,6 +141,7 @@ impl Authority {
         policy: Policy,
     ) -> Self {
         let hot = cached::HotRecords::new(store.change_feed());
+        let argon2 = Arc::new(Argon2Pool::new());
         Self {
             store,
             clock,
@@ -146,7 +150,8 @@ impl Authority {
             policy,
             keys: KeyCache::default(),
             hot,
-            client_secrets: ClientSecretChecks::new(),
+            client_secrets: ClientSecretChecks::new(argon2.clone()),
+            argon2,
         }
     }
 
@@ -171,10 +176,10 @@ impl Authority {
         }
     }
 
-    /// Argon2 checks of OAuth 2.0 client secrets run since start-up (a remembered
-    /// secret runs none).
-    pub fn client_secret_argon2_checks(&self) -> u64 {
-        self.client_secrets.argon2_checks()
+    /// The process's bounded argon2 pool: the caller credentials check chosen
+    /// credentials on it too, so one bound covers every argon2 check.
+    pub fn argon2_pool(&self) -> Arc<Argon2Pool> {
+        self.argon2.clone()
     }
 
     /// Now, to the millisecond: the precision the store keeps, so a record read back

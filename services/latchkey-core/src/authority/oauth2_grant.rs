@@ -328,22 +328,18 @@ impl Authority {
             .await?
             .filter(|c| c.enabled)
         else {
-            // The same argon2 work as for a known client, so the response time does
-            // not tell which client ids exist.
+            // The same work as a generated secret's check.
             if let Some(secret) = &credentials.client_secret {
-                self.client_secrets
-                    .check_unknown_client(&credentials.client_id, secret)
-                    .await
-                    .map_err(Self::internal)?;
+                self.client_secrets.check_unknown_client(secret);
             }
             return Err(refused());
         };
         let authenticated = match (&client.secret_hash, &credentials.client_secret) {
-            (Some(hash), Some(secret)) => self
-                .client_secrets
-                .matches(&client.client_id, secret, hash)
-                .await
-                .map_err(Self::internal)?,
+            (Some(hash), Some(secret)) => {
+                self.client_secrets
+                    .matches(&client.client_id, secret, hash)
+                    .await?
+            }
             // A public client identifies itself; presenting a secret it does not have
             // is a mistake worth refusing.
             (None, None) => true,

@@ -23,7 +23,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::RegisterConsumerRequest>,
     ) -> Result<Response<pb::RegisterConsumerResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "RegisterConsumer", async {
             let shared_secret = match (
@@ -69,7 +69,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::GetConsumerRequest>,
     ) -> Result<Response<pb::Consumer>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "GetConsumer", async {
             Ok(consumer(
@@ -83,7 +83,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::ListConsumersRequest>,
     ) -> Result<Response<pb::ListConsumersResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "ListConsumers", async {
             let page = self
@@ -103,7 +103,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::UpdateConsumerRequest>,
     ) -> Result<Response<pb::Consumer>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "UpdateConsumer", async {
             let changes = ConsumerChanges {
@@ -135,7 +135,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::SetConsumerEnabledRequest>,
     ) -> Result<Response<pb::Consumer>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "SetConsumerEnabled", async {
             Ok(consumer(
@@ -152,7 +152,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::DeleteConsumerRequest>,
     ) -> Result<Response<pb::DeleteConsumerResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "DeleteConsumer", async {
             let deleted = self
@@ -171,7 +171,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::RegisterOAuth2ClientRequest>,
     ) -> Result<Response<pb::RegisterOAuth2ClientResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "RegisterOAuth2Client", async {
             let registered = self
@@ -194,7 +194,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::GetOAuth2ClientRequest>,
     ) -> Result<Response<pb::OAuth2Client>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "GetOAuth2Client", async {
             Ok(oauth2::client(
@@ -211,7 +211,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::RotateOAuth2ClientSecretRequest>,
     ) -> Result<Response<pb::RotateOAuth2ClientSecretResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "RotateOAuth2ClientSecret", async {
             let secret = self
@@ -230,7 +230,7 @@ impl ConsumerAdmin for AdminService {
         &self,
         request: Request<pb::DeleteOAuth2ClientRequest>,
     ) -> Result<Response<pb::DeleteOAuth2ClientResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "DeleteOAuth2Client", async {
             let deleted = self

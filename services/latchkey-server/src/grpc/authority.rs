@@ -44,7 +44,7 @@ impl TokenAuthority for AuthorityService {
         &self,
         request: Request<pb::DescribeRequestTokenRequest>,
     ) -> Result<Response<pb::DescribeRequestTokenResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "DescribeRequestToken", async {
             let view = self
@@ -68,7 +68,7 @@ impl TokenAuthority for AuthorityService {
         &self,
         request: Request<pb::AuthorizeRequest>,
     ) -> Result<Response<pb::AuthorizeResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "Authorize", async {
             if let Some(oauth2) = message.oauth2 {
@@ -147,7 +147,7 @@ impl TokenAuthority for AuthorityService {
         &self,
         request: Request<pb::ValidateAccessRequest>,
     ) -> Result<Response<pb::ValidateAccessResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "ValidateAccess", async {
             if !message.bearer_token.is_empty() {
@@ -188,7 +188,7 @@ impl TokenAuthority for AuthorityService {
         &self,
         request: Request<pb::RevokeRequest>,
     ) -> Result<Response<pb::RevokeResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "Revoke", async {
             if let Some(
@@ -255,7 +255,7 @@ impl TokenAuthority for AuthorityService {
         &self,
         request: Request<pb::ListAuthorizationsRequest>,
     ) -> Result<Response<pb::ListAuthorizationsResponse>, Status> {
-        let caller = self.0.caller(&request).await;
+        let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "ListAuthorizations", async {
             let grants = self

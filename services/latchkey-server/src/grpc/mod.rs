@@ -46,7 +46,9 @@ impl Handlers {
 
     /// Who is calling, from `authorization: Bearer <credential>`. A missing or wrong
     /// credential makes an anonymous caller; calls that need a role then refuse it.
-    async fn caller<T>(&self, request: &Request<T>) -> Caller {
+    /// Refused only when a chosen (argon2) credential must be checked and the pool is
+    /// saturated: `RESOURCE_EXHAUSTED`, logged like any refusal.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         let Some(presented) = request
             .metadata()
             .get("authorization")
@@ -55,19 +57,23 @@ impl Handlers {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .map(|v| v.trim().to_owned())
+            .map(str::trim)
         else {
-            return Caller::ANONYMOUS;
+            return Ok(Caller::ANONYMOUS);
         };
-        if let Some(roles) = self.credentials.remembered(&presented) {
-            return Caller { roles };
+        match self.credentials.identify(presented).await {
+            Ok(roles) => Ok(Caller { roles }),
+            Err(refusal) => {
+                let error = latchkey_core::AuthorityError::from(refusal);
+                let rpc = request
+                    .extensions()
+                    .get::<tonic::GrpcMethod>()
+                    .map_or("unknown", |method| method.method());
+                let status = status::to_status(&error);
+                tracing::info!(rpc, code = ?status.code(), detail = %error, "rpc");
+                Err(status)
+            }
         }
-        // argon2 is slow by design: keep it off the async workers.
-        let credentials = self.credentials.clone();
-        let roles = tokio::task::spawn_blocking(move || credentials.verify(&presented))
-            .await
-            .unwrap_or_default();
-        Caller { roles }
     }
 }
 

@@ -23,6 +23,9 @@ pub const OAUTH2_DOMAIN: &str = "oauth2";
 /// The metadata key that repeats the OAuth 2.0 error word.
 pub const OAUTH2_METADATA: &str = "oauth2-error";
 
+/// How long a saturated caller is told to wait (`google.rpc.RetryInfo`).
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Maps a core error to the status the client sees.
 pub fn to_status(error: &AuthorityError) -> Status {
     match error {
@@ -78,6 +81,14 @@ pub fn to_status(error: &AuthorityError) -> Status {
         AuthorityError::AlreadyExists { detail } => Status::already_exists(detail.clone()),
         AuthorityError::Unavailable { .. } => {
             Status::unavailable("the database is unavailable; retry later")
+        }
+        AuthorityError::Saturated { detail } => {
+            let details = ErrorDetails::with_retry_info(Some(RETRY_AFTER));
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("{detail}; retry shortly"),
+                details,
+            )
         }
         AuthorityError::Internal { detail } => {
             let reference = uuid::Uuid::new_v4();

@@ -123,7 +123,7 @@ pub async fn introspect(
     observe("oauth2-introspect", async {
         let mut form = Form::parse(&headers, &body)?;
         let introspector = match bearer(&headers) {
-            Some(presented) => Introspector::Service(state.caller(presented).await),
+            Some(presented) => Introspector::Service(state.caller(presented).await?),
             None => Introspector::Client(client_credentials(&headers, &mut form)?),
         };
         let answer = state
@@ -286,19 +286,12 @@ async fn observe(
 
 impl HttpState {
     /// Who presents `credential`: the roles it holds, or none.
-    async fn caller(&self, credential: &str) -> Caller {
-        let Some(credentials) = self.caller_credentials.get().cloned() else {
-            return Caller::ANONYMOUS;
+    async fn caller(&self, credential: &str) -> Result<Caller, AuthorityError> {
+        let Some(credentials) = self.caller_credentials.get() else {
+            return Ok(Caller::ANONYMOUS);
         };
-        if let Some(roles) = credentials.remembered(credential) {
-            return Caller { roles };
-        }
-        let presented = credential.to_owned();
-        // argon2 is slow by design: keep it off the async workers.
-        let roles = tokio::task::spawn_blocking(move || credentials.verify(&presented))
-            .await
-            .unwrap_or_default();
-        Caller { roles }
+        let roles = credentials.identify(credential).await?;
+        Ok(Caller { roles })
     }
 }
 

@@ -84,16 +84,14 @@ pub fn error_response(error: &AuthorityError, realm: &str) -> Response {
             realm,
         ),
         AuthorityError::AlreadyExists { .. } => plain(StatusCode::CONFLICT, "already exists"),
-        AuthorityError::Unavailable { .. } => {
-            let mut response = plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database is unavailable; retry later",
-            );
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            response
-        }
+        AuthorityError::Unavailable { .. } => retry_shortly(plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is unavailable; retry later",
+        )),
+        AuthorityError::Saturated { .. } => retry_shortly(plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many credential checks at once; retry later",
+        )),
         AuthorityError::Internal { detail } => {
             let reference = uuid::Uuid::new_v4();
             tracing::error!(%reference, detail = %detail, "internal error");
@@ -182,6 +180,11 @@ pub fn oauth2_error_response(error: &AuthorityError) -> Response {
             "temporarily_unavailable",
             "the database is unavailable; retry later".to_owned(),
         ),
+        AuthorityError::Saturated { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many secret checks at once; retry later".to_owned(),
+        ),
         AuthorityError::Internal { detail } => {
             let reference = uuid::Uuid::new_v4();
             tracing::error!(%reference, detail = %detail, "internal error");
@@ -217,6 +220,21 @@ pub fn oauth2_error_response(error: &AuthorityError) -> Response {
             .headers_mut()
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
     }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response = retry_shortly(response);
+    }
+    response
+}
+
+/// How long a client should wait before retrying a 503: an outage or a full argon2
+/// queue is usually over within a second.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Adds `Retry-After` to a 503.
+pub fn retry_shortly(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
     response
 }
 

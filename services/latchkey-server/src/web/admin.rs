@@ -161,7 +161,7 @@ fn methods_of(consumer: &ConsumerRecord) -> String {
 
 /// An administrator's viewer, or why not.
 async fn admin_viewer(pages: &Pages, headers: &HeaderMap) -> Result<Viewer, PageError> {
-    let viewer = pages.sign_in.viewer(headers).await;
+    let viewer = pages.sign_in.viewer(headers).await?;
     pages.sign_in.require_admin(&viewer)?;
     Ok(viewer)
 }

@@ -59,7 +59,7 @@ pub async fn show(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let viewer = pages.sign_in.viewer(&headers).await;
+    let viewer = pages.sign_in.viewer(&headers).await?;
     let user = pages.sign_in.require_user(&viewer)?;
     let token = request_token_in(query.as_deref().unwrap_or(""))?;
     let view = pages

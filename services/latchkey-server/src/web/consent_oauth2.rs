@@ -82,7 +82,7 @@ pub async fn show(
     headers: HeaderMap,
     query: Result<Query<AuthorizationFields>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
-    let viewer = pages.sign_in.viewer(&headers).await;
+    let viewer = pages.sign_in.viewer(&headers).await?;
     let user = pages.sign_in.require_user(&viewer)?;
     let Query(fields) = query
         .map_err(|_| AuthorityError::invalid("query", "the authorization request is malformed"))?;

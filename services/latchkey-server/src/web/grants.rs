@@ -46,7 +46,7 @@ pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
 
 /// `GET /web/authorizations`.
 pub async fn show(State(pages): State<Pages>, headers: HeaderMap) -> Result<Response, PageError> {
-    let viewer = pages.sign_in.viewer(&headers).await;
+    let viewer = pages.sign_in.viewer(&headers).await?;
     let user = pages.sign_in.require_user(&viewer)?;
     let grants = pages
         .authority

@@ -82,7 +82,7 @@ impl Pages {
         headers: &HeaderMap,
         form_token: &str,
     ) -> Result<(Viewer, String), PageError> {
-        let viewer = self.sign_in.viewer(headers).await;
+        let viewer = self.sign_in.viewer(headers).await?;
         let user = self.sign_in.require_user(&viewer)?;
         if !self.forms.accepts(headers, &user, form_token) {
             return Err(PageError::FormRefused);

@@ -179,6 +179,11 @@ fn authority_page(error: &AuthorityError) -> (StatusCode, &'static str, String) 
                 "Try again shortly",
                 "The database is unavailable.".into(),
             ),
+            AuthorityError::Saturated { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "Too many sign-in checks are running.".into(),
+            ),
             _ => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
@@ -207,6 +212,9 @@ impl IntoResponse for PageError {
             Ok(html) => (status, html_headers(), html).into_response(),
             Err(_) => (status, title).into_response(),
         };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response = crate::http::response::retry_shortly(response);
+        }
         if matches!(self, PageError::NotAdmin) {
             // Lets a browser ask for the admin credential with its own prompt.
             response.headers_mut().insert(

@@ -56,13 +56,14 @@ impl SignIn {
         self.development_user.is_some()
     }
 
-    /// Who sent `headers`: never fails; the pages decide what an anonymous viewer gets.
-    pub async fn viewer(&self, headers: &HeaderMap) -> Viewer {
+    /// Who sent `headers`; the pages decide what an anonymous viewer gets. Fails only
+    /// when a chosen admin credential must be checked and the argon2 pool is full.
+    pub async fn viewer(&self, headers: &HeaderMap) -> Result<Viewer, PageError> {
         if let Some(user) = &self.development_user {
-            return Viewer {
+            return Ok(Viewer {
                 user_id: Some(user.clone()),
                 is_admin: true,
-            };
+            });
         }
         let user_id = self
             .user_header
@@ -82,8 +83,8 @@ impl SignIn {
                     .any(|member_of| member_of.trim() == group),
                 _ => false,
             };
-        let is_admin = in_admin_group || self.holds_admin_credential(headers).await;
-        Viewer { user_id, is_admin }
+        let is_admin = in_admin_group || self.holds_admin_credential(headers).await?;
+        Ok(Viewer { user_id, is_admin })
     }
 
     /// The user a user page acts for, or why there is none.
@@ -104,19 +105,16 @@ impl SignIn {
         }
     }
 
-    async fn holds_admin_credential(&self, headers: &HeaderMap) -> bool {
+    async fn holds_admin_credential(&self, headers: &HeaderMap) -> Result<bool, PageError> {
         let Some(presented) = presented_credential(headers) else {
-            return false;
+            return Ok(false);
         };
-        if let Some(roles) = self.credentials.remembered(&presented) {
-            return roles.contains(Role::Admin);
-        }
-        // argon2 is slow by design: keep it off the async workers.
-        let credentials = self.credentials.clone();
-        tokio::task::spawn_blocking(move || credentials.verify(&presented))
+        let roles = self
+            .credentials
+            .identify(&presented)
             .await
-            .unwrap_or_default()
-            .contains(Role::Admin)
+            .map_err(latchkey_core::AuthorityError::from)?;
+        Ok(roles.contains(Role::Admin))
     }
 }
 

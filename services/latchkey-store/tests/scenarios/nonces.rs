@@ -89,7 +89,7 @@ pub async fn a_small_pool_still_serves_nonces_and_everything_else(store: Arc<Sea
                 tokio::spawn(async move { small.use_nonce(&record, now()).await })
             })
             .collect();
-        // Answered within the pool's 10 s acquire timeout: a writer holding the only
+        // Answered within the pool's 1 s acquire timeout: a writer holding the only
         // connection would leave this read waiting for it, then failing.
         let read =
             tokio::time::timeout(std::time::Duration::from_secs(5), small.get_consumer("c-1"))
