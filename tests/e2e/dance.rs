@@ -1,11 +1,13 @@
 //! The whole OAuth 1.0a dance through a real server and client.
 
 use latchkey_api::v1 as pb;
+use latchkey_server::http::REQUEST_TOKEN_PATH;
 use latchkey_tests::app::{ADMIN, FRONTEND, with_credential};
-use latchkey_tests::consumer::{REQUEST_TOKEN_URL, Signer, TestConsumer};
+use latchkey_tests::consumer::{Extras, REQUEST_TOKEN_URL, Signer, TestConsumer};
 use latchkey_tests::flows::{
     decide, describe, grants, hmac_consumer, register, request_token, rsa_consumer,
 };
+use latchkey_tests::http::send_signed;
 use latchkey_tests::{TestApp, assert_problem};
 use tonic::Code;
 
@@ -18,6 +20,7 @@ on_both_backends!(
     plaintext_is_accepted_over_https_for_a_consumer_that_allows_it,
     calls_that_assert_a_user_need_the_frontend_credential,
     a_callback_outside_the_registered_one_is_refused,
+    a_callback_that_leaves_the_registered_path_once_decoded_is_refused,
 );
 
 async fn the_whole_dance_with_hmac_sha1_ends_in_a_token_that_fails_once_revoked(app: &TestApp) {
@@ -374,4 +377,55 @@ async fn a_callback_outside_the_registered_one_is_refused(app: &TestApp) {
         );
         assert!(status.message().contains("callback"), "{status:?}");
     }
+}
+
+async fn a_callback_that_leaves_the_registered_path_once_decoded_is_refused(app: &TestApp) {
+    let secret = register(
+        app,
+        pb::RegisterConsumerRequest {
+            key: "decoded".into(),
+            name: "Decoded".into(),
+            callback_url: "https://app.example.com/cb".into(),
+            generate_shared_secret: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .generated_shared_secret;
+    let consumer = TestConsumer::new("decoded", Signer::HmacSha1(secret), app.clock.clone());
+    let mut client = app.authority.clone();
+    // The server behind the callback decodes `%2f` into a separator and walks out of
+    // `/cb`; so would one that decodes twice, or reads `\` as `/`.
+    for evil in [
+        "https://app.example.com/cb/..%2fadmin",
+        "https://app.example.com/cb/..%252fadmin",
+        "https://app.example.com/cb/%252e%252e/admin",
+        "https://app.example.com/cb/..%5cadmin",
+    ] {
+        let status = assert_problem(
+            client
+                .issue_request_token(consumer.request_token(evil))
+                .await,
+            Code::InvalidArgument,
+            "parameter_rejected",
+        );
+        assert!(status.message().contains("callback"), "{status:?}");
+    }
+    let over_http = send_signed(
+        app,
+        &consumer,
+        "POST",
+        REQUEST_TOKEN_PATH,
+        &Extras {
+            callback: Some("https://app.example.com/cb/..%2fadmin"),
+            ..Extras::default()
+        },
+    )
+    .await;
+    assert_eq!(over_http.status, 400);
+    assert_eq!(over_http.problem(), "parameter_rejected");
+    assert_eq!(
+        over_http.form()["oauth_parameters_rejected"],
+        "oauth_callback"
+    );
 }

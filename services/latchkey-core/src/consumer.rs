@@ -5,6 +5,11 @@
 //! `https://app.example.com/cb` admits `https://app.example.com/cb/done` but not
 //! `https://app.example.com.evil.net/cb` (a string-prefix match would: an open
 //! redirect), nor `https://app.example.com/cbx`, nor another scheme or port.
+//!
+//! Paths are compared segment by segment after percent-decoding, since the server
+//! behind the callback decodes them too: `/cb/..%2fadmin` is `/cb/../admin` to it.
+//! A path whose decoding hides a separator, a NUL or a dot segment is refused rather
+//! than guessed at, however many layers of encoding it wears.
 
 use url::Url;
 
@@ -37,8 +42,13 @@ pub fn parse_absolute_http_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// Checks an `oauth_callback` against the consumer's registered callback, if any.
-/// Returns the callback to store: `oob` or the URL as sent.
+/// How many times a callback path segment may be percent-decoded before it must be
+/// plain. Real callbacks are encoded once, twice at most (a URL carried in a path);
+/// deeper layers serve only to hide something from whichever server decodes once more.
+const MAX_DECODING_ROUNDS: usize = 3;
+
+/// Checks an `oauth_callback` against the consumer's registered callback, if any:
+/// `oob`, or an absolute http(s) URL that lies under the registered one.
 pub fn check_callback(callback: &str, registered: Option<&str>) -> Result<(), String> {
     if callback == OUT_OF_BAND {
         return Ok(());
@@ -55,22 +65,68 @@ pub fn check_callback(callback: &str, registered: Option<&str>) -> Result<(), St
     {
         return Err("the callback must have the registered scheme, host and port".into());
     }
-    if !path_is_under(asked.path(), allowed.path()) {
+    let base = decoded_segments(allowed.path())
+        .map_err(|e| format!("the registered callback is unusable: {e}"))?;
+    if !path_is_under(&decoded_segments(asked.path())?, &base) {
         return Err("the callback must lie under the registered path".into());
     }
     Ok(())
 }
 
-/// Whether `path` equals `base` or lies below it on a segment boundary.
-fn path_is_under(path: &str, base: &str) -> bool {
-    // Dot segments are already resolved by URL parsing, so "/cb/../admin" cannot sneak
-    // out from under "/cb".
-    if path == base || base == "/" {
+/// Whether `path` equals `base` or lies below it on a segment boundary. A trailing
+/// slash on `base` is an empty last segment: `/cb/` admits `/cb/done`, not `/cb`.
+fn path_is_under(path: &[Vec<u8>], base: &[Vec<u8>]) -> bool {
+    if path == base {
         return true;
     }
-    let base = base.trim_end_matches('/');
-    path.strip_prefix(base)
-        .is_some_and(|rest| rest.starts_with('/'))
+    let base = match base.split_last() {
+        Some((last, rest)) if last.is_empty() => rest,
+        _ => base,
+    };
+    path.len() > base.len() && path.starts_with(base)
+}
+
+/// The segments of a parsed URL's path, each fully percent-decoded. URL parsing has
+/// already resolved plain and singly encoded dot segments (`..`, `%2e%2e`) and read
+/// `\` as `/`; what is left to refuse is what only decoding reveals.
+fn decoded_segments(path: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut segments = path.split('/');
+    // The path of an http(s) URL starts with `/`: the first piece is always empty.
+    segments.next();
+    segments
+        .map(|segment| {
+            let decoded = fully_decoded(segment)?;
+            if decoded.iter().any(|b| matches!(b, b'/' | b'\\' | 0)) {
+                return Err(
+                    "the callback path hides a separator or NUL in percent-encoding".into(),
+                );
+            }
+            // Servlet containers read `..;x` as `..`, so a segment's path parameters do
+            // not make a dot segment safe.
+            let name = decoded.split(|&b| b == b';').next().unwrap_or_default();
+            if name == b"." || name == b".." {
+                return Err("the callback path hides a dot segment".into());
+            }
+            if std::str::from_utf8(&decoded).is_err() {
+                return Err("the callback path is not UTF-8 once decoded".into());
+            }
+            Ok(decoded)
+        })
+        .collect()
+}
+
+/// Percent-decodes `segment` until nothing changes, at most [`MAX_DECODING_ROUNDS`]
+/// times; a segment that would still change is refused.
+fn fully_decoded(segment: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = segment.as_bytes().to_vec();
+    for _ in 0..=MAX_DECODING_ROUNDS {
+        let next: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
+        if next == bytes {
+            return Ok(bytes);
+        }
+        bytes = next;
+    }
+    Err("the callback path is percent-encoded too many times over".into())
 }
 
 #[cfg(test)]
@@ -115,6 +171,56 @@ mod tests {
                 "{bad} was accepted"
             );
         }
+    }
+
+    #[test]
+    fn a_callback_that_escapes_the_registered_path_once_decoded_is_refused() {
+        for bad in [
+            "https://app.example.com/cb/..%2fadmin",
+            "https://app.example.com/cb/..%2Fadmin",
+            "https://app.example.com/cb/%2e%2e/admin",
+            "https://app.example.com/cb/%2E%2E%2Fadmin",
+            "https://app.example.com/cb/.%2e/admin",
+            "https://app.example.com/cb/..%5cadmin",
+            "https://app.example.com/cb\\..\\admin",
+            "https://app.example.com/cb/..%252fadmin",
+            "https://app.example.com/cb/%252e%252e/admin",
+            "https://app.example.com/cb/%25252e%25252e/admin",
+            "https://app.example.com/cb/%2525252e%2525252e/admin",
+            "https://app.example.com/cb/..;/admin",
+            "https://app.example.com/cb/%2e%2e;x/admin",
+            "https://app.example.com/cb/done%00.html",
+            "https://app.example.com/cb/%c0%af",
+            "https://app.example.com/cb%2fdone",
+            "https://app.example.com/c%62x",
+        ] {
+            assert!(
+                check_callback(bad, REGISTERED).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_callback_is_compared_by_its_decoded_path() {
+        for good in [
+            "https://app.example.com/%63b",
+            "https://app.example.com/cb/%64one",
+            "https://app.example.com/cb/50%25off",
+            "https://app.example.com/cb/caf%C3%A9",
+            "https://app.example.com/cb/a%2520b",
+            "https://app.example.com/cb/..done",
+        ] {
+            assert_eq!(check_callback(good, REGISTERED), Ok(()), "{good}");
+        }
+        let slashed = Some("https://app.example.com/cb/");
+        assert_eq!(
+            check_callback("https://app.example.com/cb/done", slashed),
+            Ok(())
+        );
+        assert!(check_callback("https://app.example.com/cb", slashed).is_err());
+        let root = Some("https://app.example.com/");
+        assert_eq!(check_callback("https://app.example.com/any", root), Ok(()));
     }
 
     #[test]
