@@ -82,6 +82,7 @@ mod problems;
 mod revoke;
 mod storage;
 mod sweeping;
+mod undecodable;
 mod web;
 
 use futures::FutureExt;

@@ -3,9 +3,10 @@
 //! Both the server and its clients (the end-to-end tests, the load generator) depend on
 //! this crate, so the contract lives in exactly one place.
 
-#![allow(missing_docs, clippy::all)]
+pub mod codec;
 
 /// Messages and services of package `latchkey.v1`.
+#[allow(missing_docs, clippy::all)]
 pub mod v1 {
     tonic::include_proto!("latchkey.v1");
 }
