@@ -386,6 +386,9 @@ impl Config {
         }
         self.http.validate()?;
         self.web.validate().map_err(ConfigError::Invalid)?;
+        self.web
+            .validate_development_user(&base, self.is_sqlite())
+            .map_err(ConfigError::Invalid)?;
         self.grpc.validate()?;
         self.tls.validate()?;
         self.health.validate()?;
@@ -659,6 +662,48 @@ mod tests {
                 "an unknown key is an error, not ignored"
             );
             assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_development_user_still_starts_on_loopback_http_with_sqlite() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_WEB__DEVELOPMENT_USER", "dev");
+            let config = Config::load(None).expect("the defaults are loopback http on SQLite");
+            assert_eq!(config.web.development_user.as_deref(), Some("dev"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_development_user_is_refused_behind_an_https_public_base_url() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_WEB__DEVELOPMENT_USER", "dev");
+            jail.set_env("LATCHKEY_PUBLIC_BASE_URL", "https://auth.example.com");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("web.development_user"), "{error}");
+            assert!(error.contains("https public_base_url"), "says why: {error}");
+            assert!(
+                error.contains("web.user_header"),
+                "says what to do: {error}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_development_user_is_refused_on_postgres() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_WEB__DEVELOPMENT_USER", "dev");
+            jail.set_env("LATCHKEY_DATABASE__URL", "postgres://postgres@db/latchkey");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("web.development_user"), "{error}");
+            assert!(error.contains("Postgres database"), "says why: {error}");
+            assert!(
+                error.contains("web.user_header"),
+                "says what to do: {error}"
+            );
             Ok(())
         });
     }

@@ -7,7 +7,8 @@
 //! it names the user in `user_header` (and the user's groups in `groups_header`); a
 //! request without that header is refused. `development_user` instead signs everyone
 //! in as one user who is also an administrator: it is off unless set, every page shows
-//! a banner while it is on, and start-up logs a warning.
+//! a banner while it is on, start-up logs a warning, and the server refuses to start
+//! with it where it looks deployed (an https `public_base_url`, or Postgres).
 
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +80,32 @@ impl WebConfig {
             return Err("web.development_user may not be blank".into());
         }
         Ok(())
+    }
+
+    /// Refuses `development_user` on a server that looks deployed: one that users
+    /// reach over https, or that keeps its data in Postgres (a shared database, so a
+    /// fleet). There it would make every visitor an administrator.
+    pub fn validate_development_user(
+        &self,
+        public_base_url: &url::Url,
+        sqlite: bool,
+    ) -> Result<(), String> {
+        if self.development_user.is_none() {
+            return Ok(());
+        }
+        let deployed = if public_base_url.scheme() == "https" {
+            "an https public_base_url"
+        } else if !sqlite {
+            "a Postgres database"
+        } else {
+            return Ok(());
+        };
+        Err(format!(
+            "web.development_user signs every visitor in as an administrator, for trying \
+             Latchkey on one machine only, and this server has {deployed}: unset \
+             web.development_user and name users through web.user_header from an \
+             authenticating proxy"
+        ))
     }
 }
 
