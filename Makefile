@@ -92,7 +92,8 @@ CHART := helm/latchkey
 RENDERED := .build/helm
 
 ## helm-lint: lint the chart, render it with the default and the production values,
-## validate the manifests against Kubernetes' schemas, and prove the schema refuses bad values
+## validate the manifests against Kubernetes' schemas, prove the schema refuses bad values,
+## and check that the ingress exposes only the OAuth endpoints unless told otherwise
 helm-lint: $(HELM) $(KUBE_VALIDATE)
 	$(HELM) lint --strict $(CHART)
 	$(HELM) lint --strict $(CHART) -f $(CHART)/ci/production-values.yaml
@@ -108,7 +109,8 @@ helm-lint: $(HELM) $(KUBE_VALIDATE)
 	fi
 	@grep -q "values don't meet the specifications of the schema" $(RENDERED)/bad.err || \
 		{ echo "bad values failed, but not on the schema:"; cat $(RENDERED)/bad.err; exit 1; }
-	@echo "the chart lints, renders, validates, and its schema refuses bad values"
+	$(TOOLS)/venv/bin/python helm/tests/ingress_paths.py $(HELM) $(CHART) services/latchkey-server/src
+	@echo "the chart lints, renders, validates, its schema refuses bad values, its ingress is narrow"
 
 $(HELM):
 	rm -rf $(TOOLS)/pack && mkdir -p $(TOOLS)/pack $(TOOLS)/bin
