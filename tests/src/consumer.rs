@@ -39,6 +39,8 @@ pub struct Extras<'a> {
     pub timestamp: Option<u64>,
     /// Query parameters of a resource request, signed and appended to the URL.
     pub query: Vec<(&'a str, &'a str)>,
+    /// Parameters signed and sent as an `application/x-www-form-urlencoded` body.
+    pub form: Vec<(&'a str, &'a str)>,
 }
 
 /// A consumer with its credentials, signing at the test server's clock.
@@ -52,6 +54,9 @@ pub struct TestConsumer {
 pub const REQUEST_TOKEN_URL: &str = "https://jira.example.com/plugins/servlet/oauth/request-token";
 pub const ACCESS_TOKEN_URL: &str = "https://jira.example.com/plugins/servlet/oauth/access-token";
 pub const RESOURCE_URL: &str = "https://jira.example.com/rest/api/2/myself";
+/// Where a consumer's revocation is addressed: the test servers' `public_base_url`
+/// and Latchkey's revoke path.
+pub const REVOKE_URL: &str = "https://auth.example.com/plugins/servlet/oauth/revoke";
 
 impl TestConsumer {
     pub fn new(key: &str, signer: Signer, clock: Arc<ManualClock>) -> Self {
@@ -62,7 +67,8 @@ impl TestConsumer {
         }
     }
 
-    /// A `SignedRequest` as an edge would forward it: method, URL, Authorization.
+    /// A `SignedRequest` as an edge would forward it: method, URL, Authorization and
+    /// the form body.
     pub fn sign(&self, method: &str, url: &str, extras: &Extras<'_>) -> pb::SignedRequest {
         let authorization = match &self.signer {
             Signer::HmacSha1(secret) => self.header(secret, oauth::HMAC_SHA1, method, url, extras),
@@ -81,11 +87,16 @@ impl TestConsumer {
                 oauth::to_form(&oauth::ParameterList::new(query))
             )
         };
+        let form_body = if extras.form.is_empty() {
+            String::new()
+        } else {
+            oauth::to_form(&oauth::ParameterList::new(extras.form.clone()))
+        };
         pb::SignedRequest {
             method: method.into(),
             url,
             authorization,
-            form_body: String::new(),
+            form_body,
         }
     }
 
@@ -112,9 +123,9 @@ impl TestConsumer {
             .timestamp
             .unwrap_or_else(|| self.clock.now().timestamp() as u64);
         builder.timestamp(NonZeroU64::new(timestamp));
-        let mut query: Vec<_> = extras.query.clone();
-        query.sort();
-        builder.authorize(method, url, &oauth::ParameterList::new(query))
+        // Query and form parameters alike go into the signature base string.
+        let signed: Vec<_> = extras.query.iter().chain(&extras.form).copied().collect();
+        builder.authorize(method, url, &oauth::ParameterList::new(signed))
     }
 
     /// Leg 1.
@@ -150,6 +161,20 @@ impl TestConsumer {
             )),
             ..Default::default()
         }
+    }
+
+    /// A revocation of what `target` names (`token_id`, `consumer_key`, or `user_id`
+    /// with `consumer_key`), signed as one: a POST to the revoke URL with the target in
+    /// the form body.
+    pub fn revocation(&self, target: &[(&str, &str)]) -> pb::SignedRequest {
+        self.sign(
+            "POST",
+            REVOKE_URL,
+            &Extras {
+                form: target.to_vec(),
+                ..Extras::default()
+            },
+        )
     }
 
     /// A resource request signed with an access token.

@@ -1,10 +1,11 @@
 //! After the dance: validating resource requests (the hot path), revoking tokens, and
-//! listing a user's grants.
+//! listing a user's grants. A consumer revokes only with a request signed to mean
+//! that revocation ([`super::consumer_revoke`]).
 
 use super::cached::Source;
 use super::dance::access_token_context;
 use super::verify::{SignedRequest, TokenSecret};
-use super::{Authority, Caller, validate_user_id};
+use super::{Authority, Caller, consumer_revoke, validate_user_id};
 use crate::credentials::Role;
 use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
 use crate::oauth1::HttpRequest;
@@ -45,11 +46,11 @@ pub enum RevokeTarget {
     Consumer(String),
 }
 
-/// Who asks for a revocation.
+/// Who asks for a revocation of a target they name. A consumer is not among them: it
+/// proves itself with a signed revocation that names the target itself
+/// ([`Authority::revoke_as_consumer`]).
 #[derive(Debug, Clone, Copy)]
 pub enum RevokeActor<'a> {
-    /// A consumer, proving itself with a signed request.
-    Consumer(HttpRequest<'a>),
     /// A user, asserted by the frontend.
     User(&'a str),
     /// An admin.
@@ -206,17 +207,44 @@ impl Authority {
                 validate_user_id(user_id)?;
                 Party::User(user_id.to_owned())
             }
-            RevokeActor::Consumer(http) => {
-                let request = self.begin_signed(&http).await?;
-                if request.oauth.protocol.token.is_some() {
-                    self.live_access_token_of(&request).await?;
-                } else {
-                    self.finish_signed(&request, None).await?;
-                }
-                Party::Consumer(request.consumer.key)
-            }
         };
+        self.revoke_for(party, target).await
+    }
 
+    /// A consumer revokes its own tokens with a signed revocation: a `POST` to the
+    /// revoke URL whose signed form body names the target (the rule is in
+    /// [`consumer_revoke`]), so that no other request it ever signed can revoke.
+    /// `stated` is the target the caller names beside the request (the RPC's
+    /// `target`), if any: it is not signed, so it may only agree with the body, never
+    /// choose. Returns how many live tokens it revoked; a refused request changes
+    /// nothing.
+    pub async fn revoke_as_consumer(
+        &self,
+        http: &HttpRequest<'_>,
+        stated: Option<&RevokeTarget>,
+    ) -> AuthorityResult<u64> {
+        let request = self.begin_signed(http).await?;
+        let revoke_url = consumer_revoke::revoke_url(&self.policy.public_base_url);
+        let target = consumer_revoke::asked_target(http, &revoke_url)?;
+        if stated.is_some_and(|stated| *stated != target) {
+            return Err(OAuthFailure::with_parameters(
+                Problem::ParameterRejected,
+                "the target differs from the one the signed body names",
+                ["target"],
+            )
+            .into());
+        }
+        if request.oauth.protocol.token.is_some() {
+            self.live_access_token_of(&request).await?;
+        } else {
+            self.finish_signed(&request, None).await?;
+        }
+        self.revoke_for(Party::Consumer(request.consumer.key), &target)
+            .await
+    }
+
+    /// Revokes the target if the authenticated party may.
+    async fn revoke_for(&self, party: Party, target: &RevokeTarget) -> AuthorityResult<u64> {
         let (selector, consumer_key, user_id) = match target {
             RevokeTarget::Token(id) => {
                 let token = self.store.get_access_token(*id).await?.ok_or_else(|| {

@@ -7,6 +7,8 @@
 //! - [`verify`]: the pipeline every signed consumer request goes through.
 //! - [`dance`]: the three legs: request token, user decision, exchange.
 //! - [`access`]: validation of resource requests, revocation, a user's grants.
+//! - [`consumer_revoke`]: what a consumer's signed revocation must say, so that no
+//!   other signed request can revoke.
 //! - [`consumers`]: consumer administration.
 //! - [`oauth2_clients`], [`oauth2_grant`], [`oauth2_tokens`]: OAuth 2.0 client
 //!   administration, the authorization-code grant, and what follows it (refresh,
@@ -14,6 +16,7 @@
 
 pub mod access;
 mod cached;
+pub mod consumer_revoke;
 pub mod consumers;
 pub mod dance;
 pub mod oauth2_clients;

@@ -109,6 +109,20 @@ impl OAuthRequest {
     }
 }
 
+/// The parameters of an `application/x-www-form-urlencoded` body, decoded exactly as
+/// [`OAuthRequest::parse`] reads them into the signature base string, so a use case
+/// that acts on body parameters acts on what was signed. Fails as `parse` does on a
+/// bad escape or an oversized body.
+pub fn form_body_parameters(body: &str) -> Result<Vec<(String, String)>, OAuthFailure> {
+    within_limit("form body", body)?;
+    let mut parameters = Vec::new();
+    form_parameters(body, "form body", &mut parameters)?;
+    Ok(parameters
+        .into_iter()
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect())
+}
+
 fn rejected(detail: impl Into<String>) -> OAuthFailure {
     OAuthFailure::new(Problem::ParameterRejected, detail)
 }
@@ -784,6 +798,15 @@ mod tests {
         let request = parse("POST", "https://x/", &header_with(", oauth_token=\"\""), "").unwrap();
         assert_eq!(request.protocol.token, None);
         assert!(request.base_string.contains("oauth_token%3D"));
+    }
+
+    #[test]
+    fn body_parameters_are_decoded_as_the_base_string_reads_them() {
+        let parameters = form_body_parameters("a=b+c&d=%41&e").unwrap();
+        let expected = [("a", "b c"), ("d", "A"), ("e", "")].map(|(n, v)| (n.into(), v.into()));
+        assert_eq!(parameters, expected);
+        let failure = form_body_parameters("a=%zz").unwrap_err();
+        assert_eq!(failure.problem, Problem::ParameterRejected);
     }
 
     #[test]

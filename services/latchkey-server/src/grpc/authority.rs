@@ -203,32 +203,47 @@ impl TokenAuthority for AuthorityService {
                 });
             }
             let target = match message.target {
-                Some(pb::revoke_request::Target::TokenId(id)) => RevokeTarget::Token(
+                Some(pb::revoke_request::Target::TokenId(id)) => Some(RevokeTarget::Token(
                     uuid::Uuid::parse_str(&id)
                         .map_err(|_| AuthorityError::invalid("token_id", "not a token id"))?,
-                ),
-                Some(pb::revoke_request::Target::UserGrants(grants)) => RevokeTarget::UserGrants {
-                    user_id: grants.user_id,
-                    consumer_key: grants.consumer_key,
-                },
-                Some(pb::revoke_request::Target::ConsumerKey(key)) => RevokeTarget::Consumer(key),
+                )),
+                Some(pb::revoke_request::Target::UserGrants(grants)) => {
+                    Some(RevokeTarget::UserGrants {
+                        user_id: grants.user_id,
+                        consumer_key: grants.consumer_key,
+                    })
+                }
+                Some(pb::revoke_request::Target::ConsumerKey(key)) => {
+                    Some(RevokeTarget::Consumer(key))
+                }
                 Some(
                     pb::revoke_request::Target::Oauth2Token(_)
                     | pb::revoke_request::Target::Oauth2GrantId(_),
                 )
-                | None => {
-                    return Err(AuthorityError::invalid(
-                        "target",
-                        "name a token, a user's grants or a consumer",
-                    ));
-                }
+                | None => None,
             };
-            let actor = match &message.actor {
+            let named = |target: Option<RevokeTarget>| {
+                target.ok_or_else(|| {
+                    AuthorityError::invalid("target", "name a token, a user's grants or a consumer")
+                })
+            };
+            let authority = &self.0.authority;
+            let revoked = match &message.actor {
+                // The signed body names the target; `target` may be left out, and if
+                // set must name the same one.
                 Some(pb::revoke_request::Actor::Consumer(signed)) => {
-                    RevokeActor::Consumer(http_request(Some(signed))?)
+                    authority
+                        .revoke_as_consumer(&http_request(Some(signed))?, target.as_ref())
+                        .await?
                 }
-                Some(pb::revoke_request::Actor::UserId(user_id)) => RevokeActor::User(user_id),
-                Some(pb::revoke_request::Actor::Admin(_)) => RevokeActor::Admin,
+                Some(pb::revoke_request::Actor::UserId(user_id)) => {
+                    let actor = RevokeActor::User(user_id);
+                    authority.revoke(&caller, actor, &named(target)?).await?
+                }
+                Some(pb::revoke_request::Actor::Admin(_)) => {
+                    let actor = RevokeActor::Admin;
+                    authority.revoke(&caller, actor, &named(target)?).await?
+                }
                 Some(pb::revoke_request::Actor::Oauth2Client(_)) => {
                     return Err(AuthorityError::invalid(
                         "actor",
@@ -242,7 +257,6 @@ impl TokenAuthority for AuthorityService {
                     ));
                 }
             };
-            let revoked = self.0.authority.revoke(&caller, actor, &target).await?;
             self.0.metrics.tokens(TokenEvent::Revoked, revoked);
             Ok(pb::RevokeResponse {
                 revoked: u32::try_from(revoked).unwrap_or(u32::MAX),
