@@ -9,7 +9,7 @@ use latchkey_api::v1 as pb;
 use latchkey_tests::app::{ADMIN, FRONTEND, SERVICE, service_hash, with_credential};
 use latchkey_tests::consumer::{Extras, RESOURCE_URL, REVOKE_URL};
 use latchkey_tests::flows::{access_token, grants, hmac_consumer, rsa_consumer};
-use latchkey_tests::http::public_url;
+use latchkey_tests::http::{Answer, PUBLIC_BASE_URL, client, pod_url, public_url};
 use latchkey_tests::{Backend, TestApp, TestConsumer, assert_problem};
 use pb::revoke_request::{Actor, Target};
 use tonic::Code;
@@ -21,6 +21,7 @@ on_both_backends!(
     a_signed_revocation_revokes_the_target_its_body_names,
     a_revocation_that_does_not_say_exactly_what_to_revoke_is_refused_and_revokes_nothing,
     a_replayed_revocation_is_refused_as_nonce_used,
+    the_revoke_url_over_http_revokes_what_the_signed_body_names_and_refuses_the_rest,
     a_user_revokes_their_own_grants_and_no_one_elses,
     an_admin_revokes_anything_and_needs_the_admin_credential,
 );
@@ -371,6 +372,94 @@ async fn a_replayed_revocation_is_refused_as_nonce_used(app: &TestApp) {
         .validate_access(consumer.resource(&token, &secret))
         .await
         .expect("the replay revoked nothing");
+}
+
+/// Sends a signed request to the pod as an ingress would forward it.
+async fn send(app: &TestApp, signed: &pb::SignedRequest, content_type: &str) -> Answer {
+    let path = signed.url.strip_prefix(PUBLIC_BASE_URL).unwrap();
+    let method = reqwest::Method::from_bytes(signed.method.as_bytes()).unwrap();
+    let response = client()
+        .request(method, pod_url(app, path))
+        .header("authorization", &signed.authorization)
+        .header("content-type", content_type)
+        .body(signed.form_body.clone())
+        .send()
+        .await
+        .unwrap();
+    Answer::read(response).await
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+async fn the_revoke_url_over_http_revokes_what_the_signed_body_names_and_refuses_the_rest(
+    app: &TestApp,
+) {
+    let consumer = hmac_consumer(app, "over-http").await;
+    let (token, secret, id) = access_token(app, &consumer, "ann").await;
+    let mut grpc = app.authority.clone();
+    let this_token = consumer.revocation(&[("token_id", id.as_str())]);
+
+    let refusals = [
+        (
+            "not a POST",
+            consumer.sign(
+                "GET",
+                REVOKE_URL,
+                &Extras {
+                    form: vec![("token_id", id.as_str())],
+                    ..Extras::default()
+                },
+            ),
+            FORM,
+            400,
+            "parameter_rejected",
+        ),
+        (
+            "the target in the query",
+            consumer.sign(
+                "POST",
+                REVOKE_URL,
+                &Extras {
+                    query: vec![("token_id", id.as_str())],
+                    ..Extras::default()
+                },
+            ),
+            FORM,
+            400,
+            "parameter_rejected",
+        ),
+        (
+            "a body that is not form-encoded",
+            this_token.clone(),
+            "text/plain",
+            400,
+            "parameter_absent",
+        ),
+    ];
+    for (case, signed, content_type, status, problem) in refusals {
+        let answer = send(app, &signed, content_type).await;
+        assert_eq!(answer.status, status, "{case}: {answer:?}");
+        assert_eq!(answer.problem(), problem, "{case}");
+    }
+    grpc.validate_access(consumer.resource(&token, &secret))
+        .await
+        .expect("no refused revocation revoked anything");
+
+    let answer = send(app, &this_token, FORM).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.header("content-type"), FORM);
+    assert_eq!(answer.header("cache-control"), "no-store");
+    assert_eq!(answer.body, "revoked=1");
+    assert_problem(
+        grpc.validate_access(consumer.resource(&token, &secret))
+            .await,
+        Code::Unauthenticated,
+        "token_revoked",
+    );
+
+    let replay = send(app, &this_token, FORM).await;
+    assert_eq!(replay.status, 401, "{replay:?}");
+    assert_eq!(replay.problem(), "nonce_used");
 }
 
 async fn a_user_revokes_their_own_grants_and_no_one_elses(app: &TestApp) {

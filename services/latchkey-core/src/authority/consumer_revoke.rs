@@ -27,7 +27,8 @@ use crate::oauth1::request::form_body_parameters;
 use url::Url;
 use uuid::Uuid;
 
-/// The revoke URL's path under `public_base_url`, beside Jira's OAuth paths.
+/// The revoke URL's path under `public_base_url`. Latchkey serves it over HTTP too.
+/// Jira has no such endpoint, so unlike the dance's paths it has no alias.
 pub const REVOKE_PATH: &str = "/plugins/servlet/oauth/revoke";
 
 /// The body parameter naming one access token, by the id `ExchangeToken` returns.

@@ -1,6 +1,7 @@
-//! The three endpoints of the dance. Each extracts, calls one [`Authority`] method (or,
-//! for `authorize`, only redirects) and maps; [`observe`] logs one line per request and
-//! maps errors through [`response::error_response`].
+//! The three endpoints of the dance, and revocation by a consumer. Each extracts,
+//! calls one [`Authority`] method (or, for `authorize`, only redirects) and maps;
+//! [`observe`] logs one line per request and maps errors through
+//! [`response::error_response`].
 //!
 //! [`Authority`]: latchkey_core::authority::Authority
 
@@ -47,6 +48,23 @@ pub async fn access_token(State(state): State<HttpState>, request: ReceivedReque
                 "oauth_expires_in",
                 issued.lifetime.num_seconds().to_string(),
             ))
+    })
+    .await
+}
+
+/// A consumer revokes its own tokens: a signed `POST` whose form body names the
+/// target (`token_id`, `consumer_key`, or `user_id` with `consumer_key`; see
+/// [`consumer_revoke`]). Answers `revoked=<n>`, how many live tokens it ended.
+///
+/// [`consumer_revoke`]: latchkey_core::authority::consumer_revoke
+pub async fn revoke(State(state): State<HttpState>, request: ReceivedRequest) -> Response {
+    observe("revoke", &request, &state, async {
+        let signed = request.addressed_under(&state.public_base_url);
+        let revoked = state
+            .authority
+            .revoke_as_consumer(&signed.as_http_request()?, None)
+            .await?;
+        Ok(FormBody::default().pair("revoked", revoked.to_string()))
     })
     .await
 }

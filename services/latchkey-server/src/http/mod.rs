@@ -8,7 +8,8 @@
 //! - [`received`]: a consumer's HTTP request as the core reads it. The URL the consumer
 //!   signed is `public_base_url` + the path and query this process saw, because behind
 //!   an ingress the `Host` this process sees is not the one the consumer addressed.
-//! - [`handlers`]: request-token, authorize and access-token: extract, call, map.
+//! - [`handlers`]: request-token, authorize and access-token, and a consumer's
+//!   signed revocation: extract, call, map.
 //! - [`oauth2`]: OAuth 2.0's authorize redirect, token, revocation and introspection
 //!   endpoints under `/oauth2/`, answering in JSON as RFC 6749 section 5 says. With no
 //!   external consent page configured, `/oauth2/authorize` is the built-in page in
@@ -31,7 +32,7 @@ use crate::web::WebPages;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::serve::ListenerExt;
 use latchkey_core::authority::Authority;
 use latchkey_core::credentials::CallerCredentials;
@@ -48,6 +49,11 @@ pub const REQUEST_TOKEN_PATH: &str = "/plugins/servlet/oauth/request-token";
 pub const AUTHORIZE_PATH: &str = "/plugins/servlet/oauth/authorize";
 /// Jira's access-token path (RFC 5849: token request).
 pub const ACCESS_TOKEN_PATH: &str = "/plugins/servlet/oauth/access-token";
+
+/// Where a consumer revokes its own tokens with a signed `POST` naming the target in
+/// its form body. Latchkey's own path, not Jira's: the core defines it, because the
+/// signature of every consumer revocation, over gRPC too, must cover this URL.
+pub const REVOKE_PATH: &str = latchkey_core::authority::consumer_revoke::REVOKE_PATH;
 
 /// Aliases of the three paths without Jira's servlet prefix.
 pub const REQUEST_TOKEN_ALIAS: &str = "/oauth/request-token";
@@ -177,6 +183,8 @@ fn router(state: HttpState, config: &HttpConfig, pages: &WebPages) -> Router {
         .route(REQUEST_TOKEN_ALIAS, request_token)
         .route(ACCESS_TOKEN_PATH, access_token.clone())
         .route(ACCESS_TOKEN_ALIAS, access_token)
+        // Every method reaches the handler, so a wrong one is refused the OAuth way.
+        .route(REVOKE_PATH, any(handlers::revoke))
         .route(oauth2::TOKEN_PATH, post(oauth2::token))
         .route(oauth2::REVOKE_PATH, post(oauth2::revoke))
         .route(oauth2::INTROSPECT_PATH, post(oauth2::introspect));
