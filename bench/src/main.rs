@@ -11,6 +11,7 @@
 //! its peak resident memory, its resident memory when idle, and its start-up time to
 //! `SERVING`.
 
+mod hostile;
 mod load;
 mod revocation;
 mod scenarios;
@@ -52,12 +53,12 @@ struct Arguments {
     #[arg(long)]
     concurrency: Option<usize>,
     /// Scenarios to run besides the baseline: hmac (signed as sent), hmac-presigned,
-    /// rsa, bearer, dance, reach (on Postgres only: two processes on one database) and
-    /// sweep.
+    /// rsa, bearer, dance, reach (on Postgres only: two processes on one database),
+    /// sweep and hostile (wrong credentials on every path).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "hmac,hmac-presigned,rsa,bearer,dance,reach,sweep"
+        default_value = "hmac,hmac-presigned,rsa,bearer,dance,reach,sweep,hostile"
     )]
     scenarios: Vec<String>,
     /// Revocations timed per token kind in the reach scenario.
@@ -73,6 +74,15 @@ struct Arguments {
     /// HMAC-SHA1 requests to sign before the hmac-presigned scenario.
     #[arg(long, default_value_t = 250_000)]
     hmac_requests: usize,
+    /// Wrong credentials the hostile scenario sends.
+    #[arg(long, default_value_t = 10_000)]
+    hostile_credentials: usize,
+    /// Concurrent callers in the hostile scenario's flood.
+    #[arg(long, default_value_t = 64)]
+    hostile_callers: usize,
+    /// The longest the hostile scenario's flood may send, whatever is left.
+    #[arg(long, default_value_t = 60)]
+    hostile_seconds: u64,
     /// Where to write the report (it is printed too).
     #[arg(long, default_value = ".build/bench/report.md")]
     report: PathBuf,
@@ -221,6 +231,10 @@ async fn main() -> anyhow::Result<()> {
             let swept = bench.under_sweep(shape).await?;
             write_sweep(&mut report, &swept)?;
         }
+        if wanted("hostile") {
+            let hostile = bench.hostile().await?;
+            hostile::write(&mut report, &hostile)?;
+        }
     }
     let _ = std::fs::remove_dir_all(&folder);
     println!("{report}");
@@ -341,6 +355,35 @@ impl Bench<'_> {
             measured: measured?,
             peak_rss_kib,
         })
+    }
+
+    /// Scenario 8: wrong credentials on every path; see [`hostile`].
+    async fn hostile(&self) -> anyhow::Result<hostile::FloodFigures> {
+        let arguments = self.arguments;
+        let settings = hostile::Settings {
+            credentials: arguments.hostile_credentials,
+            callers: arguments.hostile_callers,
+            bound: Duration::from_secs(arguments.hostile_seconds),
+        };
+        eprintln!(
+            "hostile traffic: {} wrong credentials from {} callers...",
+            settings.credentials, settings.callers
+        );
+        let requiring = [self.hashes.requiring_service_credential()];
+        let server = Server::start(
+            &arguments.binary,
+            self.backend,
+            self.hashes,
+            &self.folder.join("hostile"),
+            &requiring,
+        )
+        .await?;
+        let flood = match self.channels(&server).await {
+            Ok(channels) => hostile::flood(&server, &channels, self.hashes, settings).await,
+            Err(error) => Err(error),
+        };
+        server.stop().await?;
+        flood
     }
 
     /// Starts a server, sets the scenario up, runs it, and stops the server.

@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::credentials::hash_credential;
+use latchkey_core::secret::{OsRandomness, new_token_value};
 use latchkey_tests::Backend;
 use latchkey_tests::app::TestDatabase;
 use std::path::{Path, PathBuf};
@@ -26,15 +27,34 @@ pub const FRONTEND: &str = "bench-frontend-credential";
 pub struct Hashes {
     admin: String,
     frontend: String,
+    service_credential: String,
+    service: String,
 }
 
 impl Hashes {
-    /// Hashes [`ADMIN`] and [`FRONTEND`].
+    /// Hashes [`ADMIN`] and [`FRONTEND`], and makes a service credential the way
+    /// `latchkey credential generate` does (256 random bits) and hashes it.
     pub fn new() -> anyhow::Result<Hashes> {
+        let service_credential = new_token_value(&OsRandomness);
         Ok(Hashes {
             admin: hash_credential(ADMIN).map_err(anyhow::Error::msg)?,
             frontend: hash_credential(FRONTEND).map_err(anyhow::Error::msg)?,
+            service: hash_credential(&service_credential).map_err(anyhow::Error::msg)?,
+            service_credential,
         })
+    }
+
+    /// The service credential, for the scenarios that require one on
+    /// `ValidateAccess` (see [`Hashes::requiring_service_credential`]).
+    pub fn service_credential(&self) -> &str {
+        &self.service_credential
+    }
+
+    /// The setting that makes `ValidateAccess` (and introspection by a resource
+    /// server) require the service credential. Off by default: the other scenarios
+    /// measure validation without it.
+    pub fn requiring_service_credential(&self) -> (&'static str, String) {
+        ("CREDENTIALS__SERVICE_HASH", self.service.clone())
     }
 }
 
@@ -48,6 +68,8 @@ pub struct Server {
     encryption_key: String,
     /// The gRPC port.
     pub grpc_port: u16,
+    /// The HTTP port (the OAuth endpoints and the web pages).
+    pub http_port: u16,
     /// From spawning the process to the health service answering `SERVING`, on a
     /// fresh database (migrations included).
     pub startup: Duration,
@@ -157,6 +179,7 @@ impl Server {
             database_url: url,
             encryption_key,
             grpc_port,
+            http_port,
             startup: Duration::ZERO,
             idle_rss_kib: 0,
             log,
@@ -202,19 +225,12 @@ impl Server {
 
     /// The process's resident and peak resident memory, from `/proc`.
     pub fn memory(&self) -> anyhow::Result<Memory> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|kib| kib.parse().ok())
-                .unwrap_or(0)
-        };
-        Ok(Memory {
-            rss_kib: field("VmRSS:"),
-            peak_rss_kib: field("VmHWM:"),
-        })
+        self.memory_probe().read()
+    }
+
+    /// What reads the process's memory, to be moved into a sampling task.
+    pub fn memory_probe(&self) -> MemoryProbe {
+        MemoryProbe(self.child.id())
     }
 
     /// The CPU time the process has used, user and system, from `/proc` (in the
@@ -264,4 +280,27 @@ pub struct Memory {
     pub rss_kib: u64,
     /// The most ever resident.
     pub peak_rss_kib: u64,
+}
+
+/// Reads one process's memory figures; cheap enough to sample every few milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryProbe(u32);
+
+impl MemoryProbe {
+    /// Resident and peak resident memory now, from `/proc/<pid>/status`.
+    pub fn read(self) -> anyhow::Result<Memory> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|kib| kib.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Memory {
+            rss_kib: field("VmRSS:"),
+            peak_rss_kib: field("VmHWM:"),
+        })
+    }
 }
