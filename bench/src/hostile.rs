@@ -12,10 +12,13 @@
 //! sampled every 10 ms. The probes run on the quiet server first, in the same run, to
 //! compare with.
 //!
+//! On Postgres, [`outage`] then takes the database away under load.
+//!
 //! Every loop is bounded: the flood stops at its count or at its time bound, and every
 //! request waits at most [`ANSWER_BOUND`]; one still unanswered then counts as "no
 //! answer", at that latency.
 
+pub mod outage;
 mod paths;
 mod probes;
 mod report;
@@ -56,6 +59,14 @@ pub struct Settings {
     pub callers: usize,
     /// The flood stops sending after this long, however many are left.
     pub bound: Duration,
+}
+
+/// What the whole scenario measured on one backend.
+pub struct Hostile {
+    /// The wrong credentials and everything measured beside them.
+    pub flood: FloodFigures,
+    /// The database taken away under load (Postgres only).
+    pub outage: Option<outage::Outage>,
 }
 
 /// The flood, the probes on the quiet server and during the flood, and the memory.
@@ -240,6 +251,11 @@ impl Tally {
             .filter(|(answer, _)| !answer.succeeded())
             .map(|(_, count)| count)
             .sum()
+    }
+
+    /// How many answers were `answer`.
+    pub fn of(&self, answer: Answer) -> u64 {
+        self.answers.get(&answer).copied().unwrap_or(0)
     }
 
     /// A latency quantile (0.5, 0.99); zero when nothing was counted.

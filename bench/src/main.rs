@@ -54,7 +54,8 @@ struct Arguments {
     concurrency: Option<usize>,
     /// Scenarios to run besides the baseline: hmac (signed as sent), hmac-presigned,
     /// rsa, bearer, dance, reach (on Postgres only: two processes on one database),
-    /// sweep and hostile (wrong credentials on every path).
+    /// sweep and hostile (wrong credentials on every path; on Postgres, the database
+    /// taken away under load too).
     #[arg(
         long,
         value_delimiter = ',',
@@ -77,7 +78,7 @@ struct Arguments {
     /// Wrong credentials the hostile scenario sends.
     #[arg(long, default_value_t = 10_000)]
     hostile_credentials: usize,
-    /// Concurrent callers in the hostile scenario's flood.
+    /// Concurrent callers in the hostile scenario, for the flood and the outage.
     #[arg(long, default_value_t = 64)]
     hostile_callers: usize,
     /// The longest the hostile scenario's flood may send, whatever is left.
@@ -357,8 +358,9 @@ impl Bench<'_> {
         })
     }
 
-    /// Scenario 8: wrong credentials on every path; see [`hostile`].
-    async fn hostile(&self) -> anyhow::Result<hostile::FloodFigures> {
+    /// Scenario 8: wrong credentials on every path, and on Postgres the database taken
+    /// away under load; see [`hostile`].
+    async fn hostile(&self) -> anyhow::Result<hostile::Hostile> {
         let arguments = self.arguments;
         let settings = hostile::Settings {
             credentials: arguments.hostile_credentials,
@@ -383,7 +385,33 @@ impl Bench<'_> {
             Err(error) => Err(error),
         };
         server.stop().await?;
-        flood
+        let flood = flood?;
+        if self.backend != Backend::Postgres {
+            return Ok(hostile::Hostile {
+                flood,
+                outage: None,
+            });
+        }
+        eprintln!("the database taken away under load...");
+        let server = Server::start(
+            &arguments.binary,
+            self.backend,
+            self.hashes,
+            &self.folder.join("hostile-outage"),
+            &requiring,
+        )
+        .await?;
+        let outage = match self.channels(&server).await {
+            Ok(channels) => {
+                hostile::outage::measure(&server, &channels, self.hashes, settings.callers).await
+            }
+            Err(error) => Err(error),
+        };
+        server.stop().await?;
+        Ok(hostile::Hostile {
+            flood,
+            outage: Some(outage?),
+        })
     }
 
     /// Starts a server, sets the scenario up, runs it, and stops the server.

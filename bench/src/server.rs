@@ -223,6 +223,15 @@ impl Server {
         )
     }
 
+    /// The server's own Postgres database, as `(admin URL, database name)`: what a
+    /// scenario needs to take the database away. `None` on SQLite and for a replica.
+    pub fn postgres_database(&self) -> Option<(&str, &str)> {
+        match &self.database {
+            Some(TestDatabase::Postgres { admin_url, name }) => Some((admin_url, name)),
+            _ => None,
+        }
+    }
+
     /// The process's resident and peak resident memory, from `/proc`.
     pub fn memory(&self) -> anyhow::Result<Memory> {
         self.memory_probe().read()

@@ -1,7 +1,9 @@
 //! Scenario 8's tables, each figure beside its target from the hostile-traffic issue.
 
+use super::outage::{self, Outage, REFUSAL_TARGET};
 use super::probes::{HEALTH_SERVICES, Probes};
-use super::{ANSWER_BOUND, FloodFigures, Tally};
+use super::{ANSWER_BOUND, Answer, FloodFigures, Hostile, Tally};
+use crate::revocation::quantile;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -29,8 +31,16 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Writes the flood's tables.
-pub fn write(report: &mut String, figures: &FloodFigures) -> anyhow::Result<()> {
+/// Writes the flood's tables and, on Postgres, the outage's.
+pub fn write(report: &mut String, hostile: &Hostile) -> anyhow::Result<()> {
+    write_flood(report, &hostile.flood)?;
+    if let Some(outage) = &hostile.outage {
+        write_outage(report, outage)?;
+    }
+    Ok(())
+}
+
+fn write_flood(report: &mut String, figures: &FloodFigures) -> anyhow::Result<()> {
     let flood = &figures.flood;
     let settings = flood.settings;
     writeln!(report)?;
@@ -193,4 +203,71 @@ fn write_probe_failures(report: &mut String, label: &str, probes: &Probes) -> an
         )?;
     }
     Ok(any)
+}
+
+fn write_outage(report: &mut String, outage: &Outage) -> anyhow::Result<()> {
+    writeln!(report)?;
+    writeln!(
+        report,
+        "#### Postgres taken away for {} s under load, then given back",
+        outage::AWAY.as_secs()
+    )?;
+    writeln!(report)?;
+    writeln!(
+        report,
+        "Times run from the moment no new session could open and the open ones were ended (or from a call's start, if later). \"Caught\": calls in flight then or sent before the database was back. Success after the return is awaited for at most {} s.",
+        outage::RECOVERY_BOUND.as_secs()
+    )?;
+    writeln!(report)?;
+    writeln!(
+        report,
+        "| path | callers | caught | answers | p50 ms | p99 ms | max ms | p99 to UNAVAILABLE/503 ms | DEADLINE_EXCEEDED | INTERNAL | HTTP 408 | no answer | first success after return ms | last failure after return ms | target: UNAVAILABLE/503 within {:.1} s at p99 |",
+        REFUSAL_TARGET.as_secs_f64()
+    )?;
+    writeln!(
+        report,
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    )?;
+    let or_none =
+        |figure: Option<Duration>| figure.map_or("none".into(), |d| format!("{:.0}", millis(d)));
+    for path in &outage.paths {
+        let during = &path.during;
+        let refusal_p99 = if path.to_refusal.is_empty() {
+            "none".into()
+        } else {
+            format!("{:.1}", millis(quantile(&path.to_refusal, 0.99)))
+        };
+        let share = path.prompt_share();
+        writeln!(
+            report,
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {refusal_p99} | {} | {} | {} | {} | {} | {} | {:.1}% answered UNAVAILABLE, 503 or a success within it: {} |",
+            path.name,
+            path.callers,
+            during.count(),
+            during.answers(),
+            millis(during.quantile(0.5)),
+            millis(during.quantile(0.99)),
+            millis(during.max()),
+            during.of(Answer::Grpc("DEADLINE_EXCEEDED")),
+            during.of(Answer::Grpc("INTERNAL")),
+            during.of(Answer::Http(408)),
+            during.of(Answer::Unanswered),
+            or_none(path.first_success),
+            or_none(path.last_failure),
+            share * 100.0,
+            verdict(during.count() > 0 && share >= 0.99),
+        )?;
+    }
+    writeln!(report)?;
+    for path in &outage.paths {
+        writeln!(
+            report,
+            "- {}: {} calls before the outage, {} failed ({})",
+            path.name,
+            path.before.count(),
+            path.before.failed(),
+            path.before.answers()
+        )?;
+    }
+    Ok(())
 }
