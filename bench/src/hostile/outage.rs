@@ -72,6 +72,9 @@ pub struct OutagePath {
     /// Of those, the ones answered `UNAVAILABLE`, 503 or a success within
     /// [`REFUSAL_TARGET`].
     pub prompt: u64,
+    /// From the outage's start to the last success answered before the database was
+    /// back: how long the server kept answering without it.
+    pub last_success_away: Option<Duration>,
     /// From the database's return to the first success of a call sent after it.
     pub first_success: Option<Duration>,
     /// From the database's return to the answer of the last failure sent after it.
@@ -341,6 +344,7 @@ fn figures(
         during: Tally::new()?,
         to_refusal: Vec::new(),
         prompt: 0,
+        last_success_away: None,
         first_success: None,
         last_failure: None,
     };
@@ -357,6 +361,13 @@ fn figures(
             }
             if (refused || call.answer.succeeded()) && since <= REFUSAL_TARGET {
                 path.prompt += 1;
+            }
+            if call.answer.succeeded() && call.ended < back_at {
+                let after = call.ended.duration_since(away_at);
+                path.last_success_away = Some(
+                    path.last_success_away
+                        .map_or(after, |known| known.max(after)),
+                );
             }
         } else {
             let after = call.ended.duration_since(back_at);
@@ -396,6 +407,7 @@ mod tests {
             call(zero, 0, 10, Answer::Ok),
             // In flight when the database went: timed from then.
             call(zero, 900, 1_200, unavailable),
+            call(zero, 950, 1_100, Answer::Ok),
             call(zero, 2_000, 4_000, unavailable),
             call(zero, 5_000, 17_000, Answer::Unanswered),
             // Sent after the return.
@@ -405,12 +417,13 @@ mod tests {
         ];
         let path = figures(Kind::Validate, 1, &calls, away_at, back_at).unwrap();
         assert_eq!(path.before.count(), 1);
-        assert_eq!(path.during.count(), 3);
+        assert_eq!(path.during.count(), 4);
         assert_eq!(
             path.to_refusal,
             [Duration::from_millis(200), Duration::from_millis(2_000)]
         );
-        assert_eq!(path.prompt, 1, "only the refusal within 1.5 s is prompt");
+        assert_eq!(path.prompt, 2, "the refusal within 1.5 s and the success");
+        assert_eq!(path.last_success_away, Some(Duration::from_millis(100)));
         assert_eq!(path.during.of(Answer::Unanswered), 1);
         assert_eq!(path.first_success, Some(Duration::from_millis(500)));
         assert_eq!(path.last_failure, Some(Duration::from_millis(300)));

@@ -215,18 +215,18 @@ fn write_outage(report: &mut String, outage: &Outage) -> anyhow::Result<()> {
     writeln!(report)?;
     writeln!(
         report,
-        "Times run from the moment no new session could open and the open ones were ended (or from a call's start, if later). \"Caught\": calls in flight then or sent before the database was back. Success after the return is awaited for at most {} s.",
+        "Times run from the moment no new session could open and the open ones began to be ended (or from a call's start, if later). \"Caught\": calls in flight then or sent before the database was back; \"last success while away\": how long after that moment a call was still answered OK before the database was back. Success after the return is awaited for at most {} s.",
         outage::RECOVERY_BOUND.as_secs()
     )?;
     writeln!(report)?;
     writeln!(
         report,
-        "| path | callers | caught | answers | p50 ms | p99 ms | max ms | p99 to UNAVAILABLE/503 ms | DEADLINE_EXCEEDED | INTERNAL | HTTP 408 | no answer | first success after return ms | last failure after return ms | target: UNAVAILABLE/503 within {:.1} s at p99 |",
+        "| path | callers | caught | answers | p50 ms | p99 ms | max ms | p99 to UNAVAILABLE/503 ms | DEADLINE_EXCEEDED | INTERNAL | HTTP 408 | no answer | last success while away ms | first success after return ms | last failure after return ms | target: UNAVAILABLE/503 within {:.1} s at p99 |",
         REFUSAL_TARGET.as_secs_f64()
     )?;
     writeln!(
         report,
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     )?;
     let or_none =
         |figure: Option<Duration>| figure.map_or("none".into(), |d| format!("{:.0}", millis(d)));
@@ -240,7 +240,7 @@ fn write_outage(report: &mut String, outage: &Outage) -> anyhow::Result<()> {
         let share = path.prompt_share();
         writeln!(
             report,
-            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {refusal_p99} | {} | {} | {} | {} | {} | {} | {:.1}% answered UNAVAILABLE, 503 or a success within it: {} |",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {refusal_p99} | {} | {} | {} | {} | {} | {} | {} | {:.1}% answered UNAVAILABLE, 503 or a success within it: {} |",
             path.name,
             path.callers,
             during.count(),
@@ -252,6 +252,7 @@ fn write_outage(report: &mut String, outage: &Outage) -> anyhow::Result<()> {
             during.of(Answer::Grpc("INTERNAL")),
             during.of(Answer::Http(408)),
             during.of(Answer::Unanswered),
+            or_none(path.last_success_away),
             or_none(path.first_success),
             or_none(path.last_failure),
             share * 100.0,
