@@ -14,9 +14,11 @@
 //!
 //! On Postgres, [`outage`] then takes the database away under load.
 //!
-//! Every loop is bounded: the flood stops at its count or at its time bound, and every
-//! request waits at most [`ANSWER_BOUND`]; one still unanswered then counts as "no
-//! answer", at that latency.
+//! Every loop is bounded: the flood stops at its count, at its time bound, or when the
+//! server's resident memory passes a bound (a server that keeps what each check
+//! allocated can otherwise take most of a shared machine), and every request waits at
+//! most [`ANSWER_BOUND`]; one still unanswered then counts as "no answer", at that
+//! latency.
 
 pub mod outage;
 mod paths;
@@ -59,6 +61,10 @@ pub struct Settings {
     pub callers: usize,
     /// The flood stops sending after this long, however many are left.
     pub bound: Duration,
+    /// The flood also stops sending once the server's resident memory passes this
+    /// (in KiB): the bench shares its machine, and a server that keeps what every
+    /// check allocated can take most of it.
+    pub memory_bound_kib: u64,
 }
 
 /// What the whole scenario measured on one backend.
@@ -100,6 +106,8 @@ pub struct MemoryFigures {
 pub struct Flood {
     /// Each path with its answers' latencies and kinds.
     pub paths: Vec<(Path, Tally)>,
+    /// Whether the flood stopped because the server passed its memory bound.
+    pub stopped_by_memory: bool,
     /// The settings the flood ran with.
     pub settings: Settings,
     /// From the first request to the last answer.
@@ -309,8 +317,15 @@ pub async fn flood(
     let ((), quiet) = probes::probing(&health, &legit, tokio::time::sleep(QUIET)).await?;
     let start = server.memory()?.rss_kib;
     let stop_sampling = Arc::new(AtomicBool::new(false));
-    let sampling = tokio::spawn(peak_memory(server.memory_probe(), stop_sampling.clone()));
-    let (flood, during) = probes::probing(&health, &legit, send(target, settings)).await?;
+    let over_memory = Arc::new(AtomicBool::new(false));
+    let sampling = tokio::spawn(peak_memory(
+        server.memory_probe(),
+        settings.memory_bound_kib,
+        over_memory.clone(),
+        stop_sampling.clone(),
+    ));
+    let sending = send(target, settings, over_memory);
+    let (flood, during) = probes::probing(&health, &legit, sending).await?;
     tokio::time::sleep(SETTLE).await;
     stop_sampling.store(true, Ordering::Relaxed);
     let peak_sampled = sampling.await??;
@@ -329,32 +344,46 @@ pub async fn flood(
     })
 }
 
-/// The highest resident memory read until `stop` is set.
-async fn peak_memory(probe: MemoryProbe, stop: Arc<AtomicBool>) -> anyhow::Result<u64> {
+/// The highest resident memory read until `stop` is set; sets `over` once it passes
+/// `bound_kib`.
+async fn peak_memory(
+    probe: MemoryProbe,
+    bound_kib: u64,
+    over: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<u64> {
     let mut every = tokio::time::interval(MEMORY_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut peak = 0;
     while !stop.load(Ordering::Relaxed) {
         every.tick().await;
         peak = peak.max(probe.read()?.rss_kib);
+        if peak > bound_kib {
+            over.store(true, Ordering::Relaxed);
+        }
     }
     Ok(peak)
 }
 
 /// Sends the flood: `settings.callers` callers take the next request of the whole
-/// flood until `settings.credentials` are sent or `settings.bound` has passed.
-async fn send(target: Arc<Target>, settings: Settings) -> anyhow::Result<Flood> {
+/// flood until `settings.credentials` are sent, `settings.bound` has passed, or
+/// `over_memory` is set.
+async fn send(
+    target: Arc<Target>,
+    settings: Settings,
+    over_memory: Arc<AtomicBool>,
+) -> anyhow::Result<Flood> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut callers = Vec::with_capacity(settings.callers);
     for _ in 0..settings.callers.max(1) {
-        let (target, next) = (target.clone(), next.clone());
+        let (target, next, over_memory) = (target.clone(), next.clone(), over_memory.clone());
         callers.push(tokio::spawn(async move {
             let mut tallies = Path::ALL
                 .iter()
                 .map(|_| Tally::new())
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            while started.elapsed() < settings.bound {
+            while started.elapsed() < settings.bound && !over_memory.load(Ordering::Relaxed) {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 if n >= settings.credentials {
                     break;
@@ -377,6 +406,7 @@ async fn send(target: Arc<Target>, settings: Settings) -> anyhow::Result<Flood> 
     }
     Ok(Flood {
         paths,
+        stopped_by_memory: over_memory.load(Ordering::Relaxed),
         settings,
         took: started.elapsed(),
     })

@@ -84,6 +84,9 @@ struct Arguments {
     /// The longest the hostile scenario's flood may send, whatever is left.
     #[arg(long, default_value_t = 60)]
     hostile_seconds: u64,
+    /// The hostile scenario's flood also stops once the server's RSS passes this.
+    #[arg(long, default_value_t = 4096)]
+    hostile_max_rss_mib: u64,
     /// Where to write the report (it is printed too).
     #[arg(long, default_value = ".build/bench/report.md")]
     report: PathBuf,
@@ -366,6 +369,7 @@ impl Bench<'_> {
             credentials: arguments.hostile_credentials,
             callers: arguments.hostile_callers,
             bound: Duration::from_secs(arguments.hostile_seconds),
+            memory_bound_kib: arguments.hostile_max_rss_mib * 1024,
         };
         eprintln!(
             "hostile traffic: {} wrong credentials from {} callers...",

@@ -53,7 +53,12 @@ fn write_flood(report: &mut String, figures: &FloodFigures) -> anyhow::Result<()
         flood.paths.len()
     )?;
     writeln!(report)?;
-    let stopped = if flood.sent() < settings.credentials as u64 {
+    let stopped = if flood.stopped_by_memory {
+        format!(
+            "; the flood stopped when the server's RSS passed its bound of {:.0} MiB",
+            mib(settings.memory_bound_kib)
+        )
+    } else if flood.sent() < settings.credentials as u64 {
         format!(
             "; the flood stopped at its bound of {} s",
             settings.bound.as_secs()
