@@ -75,6 +75,11 @@ struct Arguments {
     /// HMAC-SHA1 requests to sign before the hmac-presigned scenario.
     #[arg(long, default_value_t = 250_000)]
     hmac_requests: usize,
+    /// Configure the caller credentials as argon2 hashes, as for credentials a person
+    /// chose, instead of the `sha256:` digests `latchkey credential generate` prints:
+    /// the hostile scenario then measures the bounded argon2 pool.
+    #[arg(long)]
+    argon2_credentials: bool,
     /// Wrong credentials the hostile scenario sends.
     #[arg(long, default_value_t = 10_000)]
     hostile_credentials: usize,
@@ -113,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
             arguments.binary.display()
         )
     })?;
-    let hashes = Hashes::new()?;
+    let hashes = Hashes::new(arguments.argon2_credentials)?;
     let folder = std::env::temp_dir().join(format!("latchkey-bench-{}", uuid::Uuid::new_v4()));
     let mut report = String::new();
     writeln!(report, "Machine: {}.", machine())?;

@@ -6,7 +6,7 @@
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use latchkey_core::credentials::hash_credential;
+use latchkey_core::credentials::{digest_credential, hash_credential};
 use latchkey_core::secret::{OsRandomness, new_token_value};
 use latchkey_tests::Backend;
 use latchkey_tests::app::TestDatabase;
@@ -23,7 +23,9 @@ pub const ADMIN: &str = "bench-admin-credential";
 /// The frontend credential the bench servers accept.
 pub const FRONTEND: &str = "bench-frontend-credential";
 
-/// The credentials' argon2 hashes, made once per run.
+/// The credentials' hashes, made once per run: `sha256:` digests as `latchkey
+/// credential generate` prints them, or argon2 hashes as for credentials a person
+/// chose (`--argon2-credentials`).
 pub struct Hashes {
     admin: String,
     frontend: String,
@@ -33,13 +35,21 @@ pub struct Hashes {
 
 impl Hashes {
     /// Hashes [`ADMIN`] and [`FRONTEND`], and makes a service credential the way
-    /// `latchkey credential generate` does (256 random bits) and hashes it.
-    pub fn new() -> anyhow::Result<Hashes> {
+    /// `latchkey credential generate` does (256 random bits) and hashes it: as
+    /// digests, or with argon2 when `argon2` is set.
+    pub fn new(argon2: bool) -> anyhow::Result<Hashes> {
         let service_credential = new_token_value(&OsRandomness);
+        let hash = |credential: &str| -> anyhow::Result<String> {
+            if argon2 {
+                hash_credential(credential).map_err(anyhow::Error::msg)
+            } else {
+                Ok(digest_credential(credential))
+            }
+        };
         Ok(Hashes {
-            admin: hash_credential(ADMIN).map_err(anyhow::Error::msg)?,
-            frontend: hash_credential(FRONTEND).map_err(anyhow::Error::msg)?,
-            service: hash_credential(&service_credential).map_err(anyhow::Error::msg)?,
+            admin: hash(ADMIN)?,
+            frontend: hash(FRONTEND)?,
+            service: hash(&service_credential)?,
             service_credential,
         })
     }
