@@ -75,6 +75,22 @@ pub struct GrpcConfig {
     /// Browser origins allowed to call over gRPC-Web (`https://app.example.com`);
     /// `["*"]` allows any. Empty: no cross-origin browser calls.
     pub cors_allowed_origins: Vec<String>,
+    /// Calls one HTTP/2 connection may have open at once
+    /// (`SETTINGS_MAX_CONCURRENT_STREAMS`); a client past it waits on its side.
+    pub max_concurrent_streams: u32,
+    /// An HTTP/2 connection quiet this long is pinged, so a peer that has gone away
+    /// without closing is noticed.
+    pub http2_keepalive_interval_seconds: u64,
+    /// A ping unanswered this long closes the connection.
+    pub http2_keepalive_timeout_seconds: u64,
+    /// A connection idle this long at the TCP level gets keep-alive probes (gRPC-Web
+    /// over HTTP/1.1 and connections not yet speaking HTTP/2 have no pings).
+    pub tcp_keepalive_seconds: u64,
+    /// A connection older than this is asked to go away (HTTP/2 `GOAWAY`) and closes
+    /// once its calls have ended (each within `call_timeout_seconds`). Clients
+    /// reconnect, which also spreads them over new replicas. A connection that has not
+    /// begun to speak HTTP by then is closed at once.
+    pub max_connection_age_seconds: u64,
 }
 
 /// The HTTP listener: Jira's OAuth endpoints for consumers that speak RFC 5849 over
@@ -91,8 +107,20 @@ pub struct HttpConfig {
     pub consent_page_url: Option<String>,
     /// The largest request body accepted; a larger one is answered 413.
     pub body_limit_bytes: usize,
-    /// How long one request may take before it is answered 408.
+    /// How long one request may take before it is answered 408. Its clock starts once
+    /// the request line and headers are in.
     pub request_timeout_seconds: u64,
+    /// How long the request line and headers may take to arrive, counted from the
+    /// connection's start or, on a kept-alive connection, from the next request's
+    /// first byte; a connection past it is closed.
+    pub header_read_timeout_seconds: u64,
+    /// How long a kept-alive connection may wait for its next request's first byte
+    /// before it is closed. Behind a proxy that reuses connections, keep it above the
+    /// proxy's own idle timeout.
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once (TLS handshakes included); past it, new ones wait
+    /// in the listen queue until one closes.
+    pub max_connections: usize,
 }
 
 /// The database.
@@ -271,12 +299,20 @@ impl Default for Config {
                 call_timeout_seconds: 30,
                 concurrency_limit: 256,
                 cors_allowed_origins: Vec::new(),
+                max_concurrent_streams: 256,
+                http2_keepalive_interval_seconds: 30,
+                http2_keepalive_timeout_seconds: 10,
+                tcp_keepalive_seconds: 60,
+                max_connection_age_seconds: 30 * 60,
             },
             http: HttpConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 consent_page_url: None,
                 body_limit_bytes: 64 * 1024,
                 request_timeout_seconds: 10,
+                header_read_timeout_seconds: 10,
+                idle_timeout_seconds: 60,
+                max_connections: 1024,
             },
             public_base_url: policy.public_base_url.clone(),
             database: DatabaseConfig {
@@ -328,6 +364,29 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Longer than this, a header timeout no longer protects against slow clients.
+const MAX_HEADER_READ_TIMEOUT_SECONDS: u64 = 300;
+/// An hour covers any proxy's idle timeout; longer only holds connections open.
+const MAX_IDLE_TIMEOUT_SECONDS: u64 = 3600;
+/// Far above what one process's file descriptors allow: a value past it is a typo.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
+/// Refuses a value outside `range`, naming its key and the range.
+fn check_range<T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid(format!(
+        "{key} must be between {} and {}, not {value}",
+        range.start(),
+        range.end()
+    )))
+}
+
 impl HttpConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.consent_page_url {
@@ -339,6 +398,21 @@ impl HttpConfig {
                 "http.body_limit_bytes and http.request_timeout_seconds must be above 0".into(),
             ));
         }
+        check_range(
+            "http.header_read_timeout_seconds",
+            self.header_read_timeout_seconds,
+            1..=MAX_HEADER_READ_TIMEOUT_SECONDS,
+        )?;
+        check_range(
+            "http.idle_timeout_seconds",
+            self.idle_timeout_seconds,
+            1..=MAX_IDLE_TIMEOUT_SECONDS,
+        )?;
+        check_range(
+            "http.max_connections",
+            self.max_connections,
+            1..=MAX_CONNECTIONS,
+        )?;
         Ok(())
     }
 }
@@ -571,6 +645,39 @@ mod tests {
             );
             jail.set_env("LATCHKEY_HTTP__BODY_LIMIT_BYTES", "0");
             assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn connection_limits_have_bounded_defaults_and_out_of_range_values_are_refused() {
+        Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("defaults load");
+            assert_eq!(config.http.header_read_timeout_seconds, 10);
+            assert_eq!(config.http.idle_timeout_seconds, 60);
+            assert_eq!(config.http.max_connections, 1024);
+            assert_eq!(config.grpc.max_concurrent_streams, 256);
+            for (key, refused) in [
+                ("HTTP__HEADER_READ_TIMEOUT_SECONDS", "0"),
+                ("HTTP__IDLE_TIMEOUT_SECONDS", "86400"),
+                ("HTTP__MAX_CONNECTIONS", "0"),
+                ("GRPC__MAX_CONCURRENT_STREAMS", "10"),
+                ("GRPC__HTTP2_KEEPALIVE_INTERVAL_SECONDS", "0"),
+                ("GRPC__HTTP2_KEEPALIVE_TIMEOUT_SECONDS", "600"),
+                ("GRPC__TCP_KEEPALIVE_SECONDS", "0"),
+                ("GRPC__MAX_CONNECTION_AGE_SECONDS", "0"),
+            ] {
+                jail.set_env(format!("LATCHKEY_{key}"), refused);
+                let error = Config::load(None).unwrap_err().to_string();
+                let named = key.to_ascii_lowercase().replace("__", ".");
+                assert!(error.contains(&named), "{key}={refused}: {error}");
+                jail.clear_env();
+            }
+            jail.set_env("LATCHKEY_HTTP__HEADER_READ_TIMEOUT_SECONDS", "5");
+            assert_eq!(
+                Config::load(None).unwrap().http.header_read_timeout_seconds,
+                5
+            );
             Ok(())
         });
     }

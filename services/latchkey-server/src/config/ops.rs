@@ -3,7 +3,7 @@
 //! live apart from the domain settings in the parent module because operators, not
 //! OAuth policy, decide them.
 
-use super::{ConfigError, GrpcConfig};
+use super::{ConfigError, GrpcConfig, check_range};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -91,6 +91,18 @@ impl Default for ShutdownConfig {
     }
 }
 
+/// More streams than this on one connection is a typo: the process-wide
+/// `concurrency_limit` serves far fewer at once.
+const MAX_CONCURRENT_STREAMS: u32 = 65_536;
+/// Pinging less often than hourly notices a vanished peer too late to matter.
+const MAX_PING_INTERVAL_SECONDS: u64 = 3600;
+/// A ping unanswered for a minute means the peer is gone.
+const MAX_PING_TIMEOUT_SECONDS: u64 = 60;
+/// Two hours, the usual system default: longer probes nothing useful.
+const MAX_TCP_KEEPALIVE_SECONDS: u64 = 7200;
+/// A week: longer and the age limit no longer moves clients to new replicas.
+const MAX_CONNECTION_AGE_SECONDS: u64 = 7 * 24 * 3600;
+
 impl GrpcConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if self.max_message_bytes == 0
@@ -101,6 +113,33 @@ impl GrpcConfig {
                 "grpc.max_message_bytes, grpc.call_timeout_seconds and grpc.concurrency_limit must be above 0".into(),
             ));
         }
+        // HTTP/2 requires a peer to allow at least 100 streams (RFC 9113 section 6.5.2
+        // advises it); fewer would make ordinary clients queue.
+        check_range(
+            "grpc.max_concurrent_streams",
+            self.max_concurrent_streams,
+            100..=MAX_CONCURRENT_STREAMS,
+        )?;
+        check_range(
+            "grpc.http2_keepalive_interval_seconds",
+            self.http2_keepalive_interval_seconds,
+            1..=MAX_PING_INTERVAL_SECONDS,
+        )?;
+        check_range(
+            "grpc.http2_keepalive_timeout_seconds",
+            self.http2_keepalive_timeout_seconds,
+            1..=MAX_PING_TIMEOUT_SECONDS,
+        )?;
+        check_range(
+            "grpc.tcp_keepalive_seconds",
+            self.tcp_keepalive_seconds,
+            1..=MAX_TCP_KEEPALIVE_SECONDS,
+        )?;
+        check_range(
+            "grpc.max_connection_age_seconds",
+            self.max_connection_age_seconds,
+            1..=MAX_CONNECTION_AGE_SECONDS,
+        )?;
         for origin in &self.cors_allowed_origins {
             if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err() {
                 return Err(ConfigError::Invalid(format!(
