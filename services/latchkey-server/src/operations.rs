@@ -16,7 +16,7 @@ use crate::http::HttpServer;
 use crate::metrics::{Metrics, MetricsServer, Sources};
 use crate::request_id::{REQUEST_ID, RequestIdLayer};
 use crate::startup::{Core, ServeError, StartupError};
-use crate::tls::Tls;
+use crate::tls::{Admission, Tls};
 use axum::http::{HeaderName, HeaderValue, Method};
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,8 +171,8 @@ impl Operations {
         let router = server.add_routes(routes);
         match &self.tls {
             Some(tls) => {
-                let incoming = ReceiverStream::new(tls.incoming(listener))
-                    .map(|(stream, _peer)| Ok::<_, std::io::Error>(stream));
+                let incoming = ReceiverStream::new(tls.incoming(listener, Admission::default()))
+                    .map(|admitted| Ok::<_, std::io::Error>(admitted.stream));
                 router.serve_with_incoming_shutdown(incoming, stop).await?
             }
             None => {

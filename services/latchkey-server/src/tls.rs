@@ -11,6 +11,11 @@
 //! Handshakes run in their own tasks, so a slow or silent client cannot hold up the
 //! accept loop; a connection that has not finished its handshake within
 //! [`HANDSHAKE_TIMEOUT`] is dropped.
+//!
+//! [`Admission`] is what every accepted TCP connection goes through first, with TLS
+//! or without: a slot under the listener's connection cap (held until the
+//! connection closes, its handshake included) and the TCP options both listeners
+//! set.
 
 use crate::config::TlsConfig;
 use std::net::SocketAddr;
@@ -18,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::crypto::CryptoProvider;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -109,36 +114,28 @@ impl Tls {
         }
     }
 
-    /// Accepts TCP connections on `listener` and yields those whose handshake
-    /// succeeded. The accept loop ends when the receiver is dropped.
+    /// Accepts TCP connections on `listener` as `admission` says and yields those
+    /// whose handshake succeeded. The accept loop ends when the receiver is dropped.
     pub fn incoming(
         &self,
         listener: TcpListener,
-    ) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
+        admission: Admission,
+    ) -> mpsc::Receiver<Admitted<TlsStream<TcpStream>>> {
         let (sender, receiver) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(self.config.clone());
         tokio::spawn(async move {
             loop {
-                let accepted = tokio::select! {
+                let tcp = tokio::select! {
                     () = sender.closed() => return,
-                    accepted = listener.accept() => accepted,
+                    tcp = admission.accept(&listener) => tcp,
                 };
-                let (tcp, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors, say: back off rather than spin.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                send_small_writes_at_once(&tcp);
                 let acceptor = acceptor.clone();
                 let sender = sender.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    let Admitted { stream, peer, slot } = tcp;
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            let _ = sender.send((stream, peer)).await;
+                            let _ = sender.send(Admitted { stream, peer, slot }).await;
                         }
                         Ok(Err(error)) => {
                             tracing::debug!(%peer, %error, "TLS handshake failed")
@@ -149,6 +146,77 @@ impl Tls {
             }
         });
         receiver
+    }
+}
+
+/// How a listener takes each TCP connection: under its connection cap, with the TCP
+/// options set.
+#[derive(Clone, Default)]
+pub struct Admission {
+    /// One permit per connection served at once; `None`: no cap. With none free, the
+    /// listener accepts nothing, so new connections wait in the kernel's listen
+    /// queue rather than being refused.
+    slots: Option<Arc<Semaphore>>,
+    /// Idle time before TCP keep-alive probes; `None` keeps the system's setting.
+    tcp_keepalive: Option<Duration>,
+}
+
+/// A connection taken off a listener, with its slot under the cap.
+pub struct Admitted<S> {
+    /// The connection.
+    pub stream: S,
+    /// Who connected.
+    pub peer: SocketAddr,
+    /// Frees the connection's slot when dropped; keep it as long as the connection.
+    pub slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Admission {
+    /// At most `max_connections` at once.
+    pub fn capped(max_connections: usize) -> Admission {
+        Admission {
+            slots: Some(Arc::new(Semaphore::new(max_connections))),
+            tcp_keepalive: None,
+        }
+    }
+
+    /// TCP keep-alive probes after `idle`.
+    pub fn with_tcp_keepalive(mut self, idle: Duration) -> Admission {
+        self.tcp_keepalive = Some(idle);
+        self
+    }
+
+    /// Waits for a free slot, then for a connection, and sets its TCP options.
+    pub async fn accept(&self, listener: &TcpListener) -> Admitted<TcpStream> {
+        let slot = match &self.slots {
+            // The semaphore is never closed, so the permit always comes.
+            Some(slots) => slots.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    self.prepare(&stream);
+                    return Admitted { stream, peer, slot };
+                }
+                Err(error) => {
+                    // Out of file descriptors, say: back off rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    /// Sets the TCP options on a connection accepted elsewhere.
+    pub fn prepare(&self, stream: &TcpStream) {
+        send_small_writes_at_once(stream);
+        if let Some(idle) = self.tcp_keepalive {
+            let keepalive = socket2::TcpKeepalive::new().with_time(idle);
+            if let Err(error) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
+                tracing::debug!(%error, "could not set TCP keep-alive");
+            }
+        }
     }
 }
 
@@ -237,40 +305,6 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-/// The connections of [`Tls::incoming`] as a listener axum can serve.
-pub struct TlsListener {
-    connections: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    /// Serves TLS on `listener`.
-    pub fn new(tls: &Tls, listener: TcpListener) -> std::io::Result<TlsListener> {
-        let local = listener.local_addr()?;
-        Ok(TlsListener {
-            connections: tls.incoming(listener),
-            local,
-        })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.connections.recv().await {
-            Some(connection) => connection,
-            // The accept loop has ended; nothing more will come.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
-    }
-}
-
 /// Turns Nagle's algorithm off on an accepted connection (`TCP_NODELAY`), as gRPC
 /// servers do. An HTTP/2 answer is often several small writes (headers, data,
 /// trailers); with Nagle on, a small write waits for the peer's delayed ACK, and a
@@ -296,5 +330,25 @@ mod tests {
         assert!(!accepted.nodelay().unwrap(), "Nagle is on by default");
         send_small_writes_at_once(&accepted);
         assert!(accepted.nodelay().unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_admitted_connection_gets_keepalive_probes_when_asked_and_holds_a_slot() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let admission = Admission::capped(1).with_tcp_keepalive(Duration::from_secs(60));
+        let _first = TcpStream::connect(address).await.unwrap();
+        let admitted = admission.accept(&listener).await;
+        let socket = socket2::SockRef::from(&admitted.stream);
+        assert!(socket.keepalive().unwrap());
+        assert!(admitted.stream.nodelay().unwrap());
+
+        // The one slot is taken: the next connection waits until it is given back.
+        let _second = TcpStream::connect(address).await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(200), admission.accept(&listener));
+        assert!(waiting.await.is_err(), "admitted past the cap");
+        drop(admitted);
+        let next = tokio::time::timeout(Duration::from_secs(5), admission.accept(&listener));
+        assert!(next.await.is_ok(), "the freed slot was not reused");
     }
 }

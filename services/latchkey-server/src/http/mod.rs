@@ -20,8 +20,11 @@
 //! Limits live here, in front of every handler: a body over `http.body_limit_bytes`
 //! is answered 413 before it is read, a request slower than
 //! `http.request_timeout_seconds` is answered 408. A malformed header or body is a 400
-//! `parameter_rejected`, never a 500.
+//! `parameter_rejected`, never a 500. Around the requests, [`connections`] limits
+//! each connection's time spent sending headers or sitting idle, and the listener
+//! serves at most `http.max_connections` at once.
 
+mod connections;
 pub(crate) mod handlers;
 mod oauth2;
 pub mod received;
@@ -33,7 +36,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{any, get, post};
-use axum::serve::ListenerExt;
 use latchkey_core::authority::Authority;
 use latchkey_core::credentials::CallerCredentials;
 use std::sync::{Arc, OnceLock};
@@ -84,6 +86,8 @@ pub struct HttpServer {
     router: Router,
     tls: Option<crate::tls::Tls>,
     caller_credentials: Arc<OnceLock<Arc<CallerCredentials>>>,
+    limits: connections::Limits,
+    max_connections: usize,
 }
 
 impl HttpServer {
@@ -119,6 +123,11 @@ impl HttpServer {
             router,
             tls: None,
             caller_credentials,
+            limits: connections::Limits {
+                header_read: Duration::from_secs(config.header_read_timeout_seconds),
+                idle: Duration::from_secs(config.idle_timeout_seconds),
+            },
+            max_connections: config.max_connections,
         })
     }
 
@@ -146,30 +155,56 @@ impl HttpServer {
         self
     }
 
-    /// Serves until `stop` completes, then finishes in-flight requests.
+    /// Serves until `stop` completes, then stops accepting, finishes in-flight
+    /// requests and closes idle connections.
     pub async fn serve(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let tls = self.tls.is_some();
-        tracing::info!(port = self.port, tls, "serving OAuth 1.0a over HTTP");
-        match self.tls {
+        let HttpServer {
+            listener,
+            port,
+            router,
+            tls,
+            limits,
+            max_connections,
+            ..
+        } = self;
+        tracing::info!(port, tls = tls.is_some(), "serving OAuth 1.0a over HTTP");
+        // Waiting for a slot rather than refusing: a burst past the cap is served a
+        // moment later, not failed, and every connection holding a slot lets go of it
+        // within the header or idle timeout unless it is being answered.
+        let admission = crate::tls::Admission::capped(max_connections);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut stop = std::pin::pin!(stop);
+        // Each arm owns the listener and closes it as it ends, so connections that
+        // come during the shutdown below are refused.
+        match tls {
             Some(tls) => {
-                let listener = crate::tls::TlsListener::new(&tls, self.listener)?;
-                axum::serve(listener, self.router)
-                    .with_graceful_shutdown(stop)
-                    .await
+                let mut incoming = tls.incoming(listener, admission);
+                loop {
+                    let connection = tokio::select! {
+                        () = &mut stop => break,
+                        connection = incoming.recv() => connection,
+                    };
+                    // The accept loop has ended (it only does once `incoming` is gone).
+                    let Some(connection) = connection else { break };
+                    connections::spawn(connection, router.clone(), limits, graceful.watcher());
+                }
             }
             None => {
-                // The TLS listener sets TCP_NODELAY in the acceptor it shares with gRPC.
-                let listener = self
-                    .listener
-                    .tap_io(|stream| crate::tls::send_small_writes_at_once(stream));
-                axum::serve(listener, self.router)
-                    .with_graceful_shutdown(stop)
-                    .await
+                let listener = listener;
+                loop {
+                    let connection = tokio::select! {
+                        () = &mut stop => break,
+                        connection = admission.accept(&listener) => connection,
+                    };
+                    connections::spawn(connection, router.clone(), limits, graceful.watcher());
+                }
             }
         }
+        graceful.shutdown().await;
+        Ok(())
     }
 }
 
