@@ -165,19 +165,34 @@ impl Operations {
             // gRPC-Web arrives over HTTP/1.1.
             .accept_http1(true)
             .timeout(Duration::from_secs(self.grpc.call_timeout_seconds))
+            .max_concurrent_streams(self.grpc.max_concurrent_streams)
+            .http2_keepalive_interval(Some(Duration::from_secs(
+                self.grpc.http2_keepalive_interval_seconds,
+            )))
+            .http2_keepalive_timeout(Some(Duration::from_secs(
+                self.grpc.http2_keepalive_timeout_seconds,
+            )))
+            // No `max_connection_age_grace`: tonic 0.14.9 then skips the GOAWAY and
+            // only cuts the connection at age plus grace. Without it the calls still
+            // running at the GOAWAY end by the call timeout, and the connection with
+            // them.
+            .max_connection_age(Duration::from_secs(self.grpc.max_connection_age_seconds))
             .layer(RequestIdLayer)
             .layer(cors(&self.grpc.cors_allowed_origins))
             .layer(tonic_web::GrpcWebLayer::new());
         let router = server.add_routes(routes);
+        // tonic sets TCP options only on listeners it binds itself, so ours sets them.
+        let admission = Admission::default()
+            .with_tcp_keepalive(Duration::from_secs(self.grpc.tcp_keepalive_seconds));
         match &self.tls {
             Some(tls) => {
-                let incoming = ReceiverStream::new(tls.incoming(listener, Admission::default()))
+                let incoming = ReceiverStream::new(tls.incoming(listener, admission))
                     .map(|admitted| Ok::<_, std::io::Error>(admitted.stream));
                 router.serve_with_incoming_shutdown(incoming, stop).await?
             }
             None => {
                 let incoming = TcpListenerStream::new(listener)
-                    .map(|accepted| accepted.inspect(crate::tls::send_small_writes_at_once));
+                    .map(move |accepted| accepted.inspect(|stream| admission.prepare(stream)));
                 router.serve_with_incoming_shutdown(incoming, stop).await?
             }
         }
