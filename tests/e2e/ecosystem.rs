@@ -687,15 +687,15 @@ async fn a_call_still_running_after_the_grace_period_is_cut_and_the_server_stops
 }
 
 /// A CA, a server certificate for localhost and a client certificate, as PEM files.
-struct Pki {
-    dir: std::path::PathBuf,
+pub(crate) struct Pki {
+    pub(crate) dir: std::path::PathBuf,
     ca: String,
     client_cert: String,
     client_key: String,
 }
 
 impl Pki {
-    fn generate() -> Pki {
+    pub(crate) fn generate() -> Pki {
         use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -723,7 +723,7 @@ impl Pki {
         }
     }
 
-    fn configure(&self, config: &mut Config, require_client_certificates: bool) {
+    pub(crate) fn configure(&self, config: &mut Config, require_client_certificates: bool) {
         config.tls.cert_file = Some(self.dir.join("server.pem"));
         config.tls.key_file = Some(self.dir.join("server-key.pem"));
         if require_client_certificates {
@@ -800,6 +800,24 @@ async fn tls_needs_the_right_ca_refuses_plain_text_and_can_require_client_certif
 /// The HTTP listener speaks TLS with the same certificate.
 async fn assert_https_answers(pki: &Pki, port: u16) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tls = https_connection(pki, port).await;
+    tls.write_all(
+        b"GET /oauth/request-token HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 "), "{answer}");
+    assert!(answer.contains("x-request-id:"), "{answer}");
+}
+
+/// A TLS connection to `port` that trusts `pki`'s CA, handshake done.
+pub(crate) async fn https_connection(
+    pki: &Pki,
+    port: u16,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
     use tokio_rustls::rustls::{ClientConfig, RootCertStore};
@@ -817,18 +835,8 @@ async fn assert_https_answers(pki: &Pki, port: u16) {
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let mut tls = connector
+    connector
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
-        .unwrap();
-    tls.write_all(
-        b"GET /oauth/request-token HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let mut answer = Vec::new();
-    let _ = tls.read_to_end(&mut answer).await;
-    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
-    assert!(answer.starts_with("http/1.1 "), "{answer}");
-    assert!(answer.contains("x-request-id:"), "{answer}");
+        .unwrap()
 }

@@ -70,6 +70,7 @@ macro_rules! on_both_backends_with {
 mod admin;
 mod caching;
 mod concurrency;
+mod connections;
 mod dance;
 mod ecosystem;
 mod expiry;
