@@ -610,12 +610,19 @@ async fn the_call_limits_refuse_oversize_messages_cut_slow_calls_and_refuse_past
         .get_consumer(refused_call)
         .await
         .expect_err("the only call slot is taken");
-    assert_eq!(refused.code(), tonic::Code::ResourceExhausted, "{refused:?}");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
     // Health is outside the cap and answers meanwhile, long before the slow call ends.
-    timeout(Duration::from_millis(500), health_of(plain_channel(&app), ""))
-        .await
-        .expect("health answers while the call slot is taken")
-        .expect("health answers while the call slot is taken");
+    timeout(
+        Duration::from_millis(500),
+        health_of(plain_channel(&app), ""),
+    )
+    .await
+    .expect("health answers while the call slot is taken")
+    .expect("health answers while the call slot is taken");
     // The slow call is cut at the one-second call timeout, long before the database's
     // own five-second busy timeout.
     let cut = slow.await.unwrap().expect_err("cut at the call timeout");

@@ -74,7 +74,10 @@ async fn serving_within(channel: Channel, within: Duration) {
         }
     })
     .await;
-    assert!(serving.is_ok(), "health did not report SERVING within {within:?}");
+    assert!(
+        serving.is_ok(),
+        "health did not report SERVING within {within:?}"
+    );
 }
 
 /// A credential as random as a generated one, and as wrong.

@@ -289,7 +289,7 @@ fn work(queue: &Mutex<Receiver<Job>>, in_flight: &InFlight, checks: &AtomicU64) 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use argon2::password_hash::{PasswordHasher, SaltString};

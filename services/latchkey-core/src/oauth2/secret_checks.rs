@@ -176,7 +176,7 @@ impl RememberedMatches {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::credentials::{digest_credential, hash_credential};
