@@ -101,6 +101,9 @@ fn postgres_retryable(sqlstate: &str) -> bool {
     sqlstate.starts_with("08") // connection exception
         || sqlstate.starts_with("53") // insufficient resources
         || sqlstate.starts_with("57P") // admin or crash shutdown, cannot connect now
+        // The database is not accepting connections (ALLOW_CONNECTIONS false, or
+        // being dropped): what a session opened during an outage hears.
+        || sqlstate == "55000"
         || matches!(
             sqlstate,
             "40001" // serialization failure
@@ -153,6 +156,8 @@ mod tests {
         assert!(postgres_retryable("40001"));
         assert!(postgres_retryable("08006"));
         assert!(postgres_retryable("57P01"));
+        // "database ... is not currently accepting connections", mid-outage.
+        assert!(postgres_retryable("55000"));
         assert!(!postgres_retryable("23505"));
         assert!(!postgres_retryable("42P01"));
     }

@@ -41,6 +41,7 @@ use sea_orm::{
 };
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use nonces::Column;
@@ -111,6 +112,13 @@ impl NonceWriter {
     }
 }
 
+/// After a batch found the database unavailable, the batches taken within this long
+/// are refused with the same error at once instead of each waiting out the pool's
+/// acquire timeout in turn: otherwise a call queued behind a failing batch would wait
+/// for that batch and then for its own, twice the timeout. The first batch after it
+/// tries again, so the writer recovers by itself within this long of the database.
+const OUTAGE_RETRY_AFTER: Duration = Duration::from_millis(500);
+
 /// One writer: takes a batch, writes it, answers, again.
 async fn write_batches(
     db: DatabaseConnection,
@@ -118,6 +126,7 @@ async fn write_batches(
     keep_connection: bool,
 ) {
     let mut held: Held = None;
+    let mut outage: Option<(Instant, StoreError)> = None;
     loop {
         let taking = take_batch(&waiting);
         let batch = if held.is_some() {
@@ -137,7 +146,17 @@ async fn write_batches(
             taking.await
         };
         let Some(batch) = batch else { return };
-        write_batch(&db, &mut held, batch).await;
+        if let Some((since, error)) = &outage
+            && since.elapsed() < OUTAGE_RETRY_AFTER
+        {
+            for spend in batch {
+                let _ = spend.answer.send(Err(error.clone()));
+            }
+            continue;
+        }
+        outage = write_batch(&db, &mut held, batch)
+            .await
+            .map(|error| (Instant::now(), error));
         if !keep_connection {
             held = None;
         }
@@ -161,7 +180,12 @@ async fn take_batch(waiting: &Mutex<mpsc::Receiver<Spend>>) -> Option<Vec<Spend>
 /// The Postgres connection a writer keeps between batches, once it has one.
 type Held = Option<PoolConnection<Postgres>>;
 
-async fn write_batch(db: &DatabaseConnection, held: &mut Held, mut batch: Vec<Spend>) {
+/// Writes and answers one batch; returns the error when the database was unavailable.
+async fn write_batch(
+    db: &DatabaseConnection,
+    held: &mut Held,
+    mut batch: Vec<Spend>,
+) -> Option<StoreError> {
     batch.sort_by(|a, b| a.key().cmp(&b.key()));
     // Sorted, so a nonce twice in the batch sits next to its first use.
     let mut contenders: Vec<Spend> = Vec::with_capacity(batch.len());
@@ -176,7 +200,7 @@ async fn write_batch(db: &DatabaseConnection, held: &mut Held, mut batch: Vec<Sp
         }
     }
     let Some(earliest) = contenders.iter().map(|spend| spend.now).min() else {
-        return;
+        return None;
     };
     let written = match db.get_database_backend() {
         DbBackend::Postgres => {
@@ -189,10 +213,12 @@ async fn write_batch(db: &DatabaseConnection, held: &mut Held, mut batch: Vec<Sp
         Ok(won) => won,
         Err(err) => {
             let error = db_err(err);
-            if matches!(error, StoreError::Unavailable(_)) || contenders.len() == 1 {
+            let unavailable = matches!(error, StoreError::Unavailable(_));
+            if unavailable || contenders.len() == 1 {
                 for spend in contenders {
                     let _ = spend.answer.send(Err(error.clone()));
                 }
+                return unavailable.then_some(error);
             } else {
                 // One bad row (a consumer deleted meanwhile) fails the whole statement:
                 // each nonce is written alone, so only that one fails.
@@ -201,12 +227,13 @@ async fn write_batch(db: &DatabaseConnection, held: &mut Held, mut batch: Vec<Sp
                     let _ = spend.answer.send(answer);
                 }
             }
-            return;
+            return None;
         }
     };
     for Spend { record, answer, .. } in contenders {
         let _ = answer.send(Ok(won.contains(&(record.consumer_key, record.nonce))));
     }
+    None
 }
 
 /// The keys of the nonces a batch statement wrote: the uses that won.
