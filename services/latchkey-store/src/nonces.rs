@@ -199,9 +199,8 @@ async fn write_batch(
             contenders.push(spend);
         }
     }
-    let Some(earliest) = contenders.iter().map(|spend| spend.now).min() else {
-        return None;
-    };
+    // An empty batch writes nothing, so it finds no outage either.
+    let earliest = contenders.iter().map(|spend| spend.now).min()?;
     let written = match db.get_database_backend() {
         DbBackend::Postgres => {
             let pool = db.get_postgres_connection_pool();
