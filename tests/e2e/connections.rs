@@ -38,6 +38,7 @@ mod sqlite_only {
         a_stop_lets_an_http_request_being_answered_finish_and_refuses_new_connections,
         an_http2_connection_learns_the_stream_limit_and_is_closed_when_it_stops_answering_pings,
         a_grpc_connection_past_its_maximum_age_is_sent_away_and_a_silent_one_closed,
+        a_silent_grpc_connection_is_cut_at_the_first_byte_timeout_and_frees_its_slot_under_the_cap,
     );
 }
 
@@ -379,5 +380,37 @@ async fn a_grpc_connection_past_its_maximum_age_is_sent_away_and_a_silent_one_cl
 
     // A connection that never began to speak HTTP is closed at its age too.
     let _ = until_closed(&mut silent, MARGIN).await;
+    assert!(app.cleanup().await);
+}
+
+async fn a_silent_grpc_connection_is_cut_at_the_first_byte_timeout_and_frees_its_slot_under_the_cap()
+ {
+    let app = spawn(|config| {
+        config.grpc.first_byte_timeout_seconds = 1;
+        config.grpc.max_connections = 3;
+    })
+    .await;
+    // The test's own client, one silent connection and one talking one hold the cap
+    // of three.
+    let mut silent = connect(app.port).await;
+    let mut talking = http2_connection(app.port).await;
+    let (kind, _, _) = next_frame(&mut talking).await.unwrap();
+    assert_eq!(kind, SETTINGS);
+
+    // A third is not served while both are open.
+    let mut third = http2_connection(app.port).await;
+    let waiting = timeout(Duration::from_millis(500), next_frame(&mut third)).await;
+    assert!(waiting.is_err(), "served past the cap: {waiting:?}");
+
+    // The silent one is cut at its first-byte timeout, long before its maximum age,
+    // and the third takes its slot.
+    let _ = until_closed(&mut silent, MARGIN).await;
+    let served = timeout(MARGIN, next_frame(&mut third)).await;
+    assert!(
+        matches!(served, Ok(Some((SETTINGS, _, _)))),
+        "the freed slot was not used: {served:?}"
+    );
+    // Raw connections that answer no GOAWAY would hold the graceful stop open.
+    drop((talking, third));
     assert!(app.cleanup().await);
 }

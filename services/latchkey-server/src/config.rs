@@ -91,6 +91,12 @@ pub struct GrpcConfig {
     /// reconnect, which also spreads them over new replicas. A connection that has not
     /// begun to speak HTTP by then is closed at once.
     pub max_connection_age_seconds: u64,
+    /// Connections served at once (TLS handshakes included); more wait in the listen
+    /// queue until one closes.
+    pub max_connections: usize,
+    /// A new connection that has sent no byte this long after it was accepted (or
+    /// after its TLS handshake) is closed, so silent connections cannot hold slots.
+    pub first_byte_timeout_seconds: u64,
 }
 
 /// The HTTP listener: Jira's OAuth endpoints for consumers that speak RFC 5849 over
@@ -304,6 +310,8 @@ impl Default for Config {
                 http2_keepalive_timeout_seconds: 10,
                 tcp_keepalive_seconds: 60,
                 max_connection_age_seconds: 30 * 60,
+                max_connections: 1024,
+                first_byte_timeout_seconds: 10,
             },
             http: HttpConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -365,11 +373,11 @@ pub enum ConfigError {
 }
 
 /// Longer than this, a header timeout no longer protects against slow clients.
-const MAX_HEADER_READ_TIMEOUT_SECONDS: u64 = 300;
+pub(crate) const MAX_HEADER_READ_TIMEOUT_SECONDS: u64 = 300;
 /// An hour covers any proxy's idle timeout; longer only holds connections open.
 const MAX_IDLE_TIMEOUT_SECONDS: u64 = 3600;
 /// Far above what one process's file descriptors allow: a value past it is a typo.
-const MAX_CONNECTIONS: usize = 1_000_000;
+pub(crate) const MAX_CONNECTIONS: usize = 1_000_000;
 
 /// Refuses a value outside `range`, naming its key and the range.
 fn check_range<T: PartialOrd + std::fmt::Display>(
@@ -657,6 +665,8 @@ mod tests {
             assert_eq!(config.http.idle_timeout_seconds, 60);
             assert_eq!(config.http.max_connections, 1024);
             assert_eq!(config.grpc.max_concurrent_streams, 256);
+            assert_eq!(config.grpc.max_connections, 1024);
+            assert_eq!(config.grpc.first_byte_timeout_seconds, 10);
             for (key, refused) in [
                 ("HTTP__HEADER_READ_TIMEOUT_SECONDS", "0"),
                 ("HTTP__IDLE_TIMEOUT_SECONDS", "86400"),
@@ -666,6 +676,8 @@ mod tests {
                 ("GRPC__HTTP2_KEEPALIVE_TIMEOUT_SECONDS", "600"),
                 ("GRPC__TCP_KEEPALIVE_SECONDS", "0"),
                 ("GRPC__MAX_CONNECTION_AGE_SECONDS", "0"),
+                ("GRPC__MAX_CONNECTIONS", "0"),
+                ("GRPC__FIRST_BYTE_TIMEOUT_SECONDS", "0"),
             ] {
                 jail.set_env(format!("LATCHKEY_{key}"), refused);
                 let error = Config::load(None).unwrap_err().to_string();

@@ -6,7 +6,7 @@
 //! - [`grpc`]: thin translators between `latchkey.v1` and the core.
 //! - [`http`]: Jira's OAuth 1.0a endpoints over HTTP, over the same core.
 //! - [`scheduler`]: runs the core's sweeper on cron schedules.
-//! - [`operations`], [`call_limit`], [`health`], [`metrics`], [`request_id`], [`tls`],
+//! - [`operations`], [`call_limit`], [`first_byte`], [`health`], [`metrics`], [`request_id`], [`tls`],
 //!   [`telemetry`]: what operators and the gRPC ecosystem expect around the service
 //!   (limits, health, Prometheus, request ids, TLS, logs).
 //! - [`shutdown`]: the one stop signal everything listens to.
@@ -16,6 +16,7 @@
 pub mod call_limit;
 pub mod cli;
 pub mod config;
+pub mod first_byte;
 pub mod grpc;
 pub mod health;
 pub mod http;

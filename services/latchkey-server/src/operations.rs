@@ -12,17 +12,18 @@
 
 use crate::call_limit::CallPermits;
 use crate::config::{Config, GrpcConfig};
+use crate::first_byte::FirstByteDeadline;
 use crate::http::HttpServer;
 use crate::metrics::{Metrics, MetricsServer, Sources};
 use crate::request_id::{REQUEST_ID, RequestIdLayer};
 use crate::startup::{Core, ServeError, StartupError};
-use crate::tls::{Admission, Tls};
+use crate::tls::{Admission, Admitted, Tls};
 use axum::http::{HeaderName, HeaderValue, Method};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
@@ -181,18 +182,20 @@ impl Operations {
             .layer(cors(&self.grpc.cors_allowed_origins))
             .layer(tonic_web::GrpcWebLayer::new());
         let router = server.add_routes(routes);
-        // tonic sets TCP options only on listeners it binds itself, so ours sets them.
-        let admission = Admission::default()
+        // tonic sets TCP options only on listeners it binds itself, so ours sets them,
+        // and it caps neither connections nor the wait for a client's first bytes.
+        let admission = Admission::capped(self.grpc.max_connections)
             .with_tcp_keepalive(Duration::from_secs(self.grpc.tcp_keepalive_seconds));
+        let first_byte = Duration::from_secs(self.grpc.first_byte_timeout_seconds);
         match &self.tls {
             Some(tls) => {
                 let incoming = ReceiverStream::new(tls.incoming(listener, admission))
-                    .map(|admitted| Ok::<_, std::io::Error>(admitted.stream));
+                    .map(move |admitted| guarded(admitted, first_byte));
                 router.serve_with_incoming_shutdown(incoming, stop).await?
             }
             None => {
-                let incoming = TcpListenerStream::new(listener)
-                    .map(move |accepted| accepted.inspect(|stream| admission.prepare(stream)));
+                let incoming = ReceiverStream::new(accepting(listener, admission))
+                    .map(move |admitted| guarded(admitted, first_byte));
                 router.serve_with_incoming_shutdown(incoming, stop).await?
             }
         }
@@ -214,6 +217,39 @@ impl Operations {
             None => Ok(()),
         }
     }
+}
+
+/// An admitted connection as tonic takes it: with its slot, and a first-byte deadline.
+fn guarded<S>(
+    admitted: Admitted<S>,
+    first_byte: Duration,
+) -> std::io::Result<FirstByteDeadline<S>> {
+    Ok(FirstByteDeadline::new(
+        admitted.stream,
+        first_byte,
+        admitted.slot,
+    ))
+}
+
+/// Accepts plain TCP connections on `listener` as `admission` says; the loop ends
+/// when the receiver is dropped.
+fn accepting(
+    listener: TcpListener,
+    admission: Admission,
+) -> tokio::sync::mpsc::Receiver<Admitted<tokio::net::TcpStream>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let admitted = tokio::select! {
+                () = sender.closed() => return,
+                admitted = admission.accept(&listener) => admitted,
+            };
+            if sender.send(admitted).await.is_err() {
+                return;
+            }
+        }
+    });
+    receiver
 }
 
 /// CORS for gRPC-Web: the configured origins may call, and may read the gRPC status

@@ -140,6 +140,16 @@ impl GrpcConfig {
             self.max_connection_age_seconds,
             1..=MAX_CONNECTION_AGE_SECONDS,
         )?;
+        check_range(
+            "grpc.max_connections",
+            self.max_connections,
+            1..=super::MAX_CONNECTIONS,
+        )?;
+        check_range(
+            "grpc.first_byte_timeout_seconds",
+            self.first_byte_timeout_seconds,
+            1..=super::MAX_HEADER_READ_TIMEOUT_SECONDS,
+        )?;
         for origin in &self.cors_allowed_origins {
             if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err() {
                 return Err(ConfigError::Invalid(format!(
