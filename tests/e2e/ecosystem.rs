@@ -410,7 +410,7 @@ async fn the_metrics_endpoint_exposes_counters_that_move() {
     // Nonces end with the timestamp window; the sweep then removes them.
     app.advance(chrono::Duration::minutes(10));
     app.sweeper
-        .run(latchkey_core::sweep::SweepJob::Nonces)
+        .run(latchkey_core::store::SweepJob::Nonces)
         .await
         .unwrap();
 

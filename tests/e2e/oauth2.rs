@@ -3,7 +3,7 @@
 //! case, refresh rotation with reuse detection, revocation, listing, sweeping.
 
 use latchkey_api::v1 as pb;
-use latchkey_core::sweep::SweepJob;
+use latchkey_core::store::SweepJob;
 use latchkey_tests::TestApp;
 use latchkey_tests::app::{ADMIN, FRONTEND, with_credential};
 use latchkey_tests::oauth2::*;

@@ -7,7 +7,8 @@
 
 use chrono::Duration;
 use latchkey_api::v1 as pb;
-use latchkey_core::sweep::{SweepJob, SweepOutcome};
+use latchkey_core::store::SweepJob;
+use latchkey_core::sweep::SweepOutcome;
 use latchkey_server::config::Config;
 use latchkey_tests::app::{ADMIN, TestDatabase, spawn_app_with, with_credential};
 use latchkey_tests::flows::{

@@ -296,9 +296,9 @@ impl AuthorityError {
     }
 }
 
-impl From<crate::store::StoreError> for AuthorityError {
-    fn from(error: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
+impl From<StoreError> for AuthorityError {
+    fn from(error: StoreError) -> Self {
+        use StoreError;
         match error {
             StoreError::Unavailable(detail) => AuthorityError::Unavailable { detail },
             StoreError::Conflict(detail) => AuthorityError::AlreadyExists { detail },
@@ -321,3 +321,17 @@ impl From<crate::argon2_pool::Argon2Refusal> for AuthorityError {
 
 /// Shorthand for results of authority calls.
 pub type AuthorityResult<T> = Result<T, AuthorityError>;
+
+/// Why a store call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or timed out; retrying may work.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A unique key already exists (for example a consumer key).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else: a bug or a corrupt row.
+    #[error("store failure: {0}")]
+    Internal(String),
+}

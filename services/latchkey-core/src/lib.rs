@@ -3,15 +3,20 @@
 //! and the contracts ([`store::Store`], [`clock::Clock`], [`secret::Randomness`]) that
 //! the outer layers fulfil.
 //!
+//! Each protocol has its own folder, holding its wire rules, rows, store contract,
+//! policy and use cases: [`oauth1`] and [`oauth2`]. What both share sits at the root:
+//! the [`authority::Authority`] and its callers, the store's sum and errors, the change
+//! feed, the record cache, secrets, the clock and the argon2 pool.
+//!
 //! This crate knows nothing of gRPC, HTTP or SQL: the wire layers translate into it and
 //! the store crate implements its traits. Time and randomness come in through traits,
 //! so every expiry and every token is testable without sleeping.
 
 pub mod argon2_pool;
 pub mod authority;
+pub mod change_feed;
 pub mod cipher;
 pub mod clock;
-pub mod consumer;
 pub mod credentials;
 pub mod error;
 pub mod oauth1;
@@ -23,4 +28,4 @@ pub mod secret;
 pub mod store;
 pub mod sweep;
 
-pub use error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
+pub use error::{AuthorityError, AuthorityResult, OAuthFailure, Problem, StoreError};

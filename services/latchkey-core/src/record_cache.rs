@@ -5,7 +5,7 @@
 //!
 //! Correctness comes before hits. An entry is used only while the cache is *reliable*:
 //!
-//! - With a store that publishes changes ([`crate::store::ChangeFeed`], Postgres
+//! - With a store that publishes changes ([`crate::change_feed::ChangeFeed`], Postgres
 //!   LISTEN/NOTIFY), the cache is reliable while that feed is connected, and serves
 //!   only under a [`Lease`] that the feed's heartbeats keep renewing. A change on any
 //!   replica reaches every replica as fast as Postgres delivers a notification; a
@@ -21,7 +21,7 @@
 //! and a record read before it is dropped instead of cached. Entries also age out after
 //! a TTL, and the cache holds at most its capacity.
 
-use crate::store::FeedDemand;
+use crate::change_feed::FeedDemand;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -74,7 +74,7 @@ impl Lookups {
 }
 
 /// Until when a change feed vouches for the caches that follow it: the last
-/// [`crate::store::StoreChange::Heard`] instant plus [`crate::store::FEED_LEASE`].
+/// [`crate::change_feed::StoreChange::Heard`] instant plus [`crate::change_feed::FEED_LEASE`].
 /// Shared by every cache of one feed; read on every lookup, so one atomic. Each
 /// lookup also tells the feed that its heartbeat is wanted.
 #[derive(Debug)]

@@ -19,8 +19,8 @@
 //! Deletes go in bounded batches, each its own short transaction selecting ids by an
 //! indexed column, so that sweeping millions of rows never holds locks that would stall
 //! `ValidateAccess` or `ExchangeToken`. Each batch is sized to hold the database for
-//! about [`BATCH_TIME_BUDGET`], or less where the store asks for less
-//! ([`Store::sweep_batch_budget`]: on SQLite every nonce write waits for the one write
+//! about [`crate::store::BATCH_TIME_BUDGET`], or less where the store asks for less
+//! ([`crate::store::SweepStore::sweep_batch_budget`]: on SQLite every nonce write waits for the one write
 //! lock). `batch_size` is the most a batch grows to: one that ran over is halved, one
 //! well under is doubled. Each is followed by a pause as long as it took. So a backlog
 //! of a million rows never takes more than half of the database's time, and never holds
@@ -28,56 +28,20 @@
 //! 100 ms each and validations waiting on it saw their p99 grow fourfold; 20 ms batches
 //! still made it 3.4–3.5x at 200,000 rows, so the SQLite store asks for 4 ms (1.9–2.2x
 //! there, 2.6–2.8x at a million; see BENCHMARKS.md). With many replicas on one
-//! database, a job takes a cross-replica lock first ([`Store::try_lock_sweep`]); a
+//! database, a job takes a cross-replica lock first ([`crate::store::SweepStore::try_lock_sweep`]); a
 //! replica that finds it taken skips that run. Within one process, a run that is still
 //! going when the next tick comes makes that tick skip. [`Sweeper::stop`] ends runs
 //! between batches.
 
 use crate::clock::Clock;
+use crate::error::StoreError;
+use crate::oauth1::records::EndedAccessTokens;
 use crate::policy::Policy;
-use crate::records::EndedAccessTokens;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, SweepJob};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
-
-/// One kind of sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SweepJob {
-    /// Used nonces.
-    Nonces,
-    /// Request tokens.
-    RequestTokens,
-    /// Access tokens.
-    AccessTokens,
-}
-
-impl SweepJob {
-    /// Every job.
-    pub const ALL: [SweepJob; 3] = [
-        SweepJob::Nonces,
-        SweepJob::RequestTokens,
-        SweepJob::AccessTokens,
-    ];
-
-    /// The job's name in logs and configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            SweepJob::Nonces => "nonces",
-            SweepJob::RequestTokens => "request_tokens",
-            SweepJob::AccessTokens => "access_tokens",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            SweepJob::Nonces => 0,
-            SweepJob::RequestTokens => 1,
-            SweepJob::AccessTokens => 2,
-        }
-    }
-}
 
 /// How the sweeper works.
 #[derive(Debug, Clone)]
@@ -313,7 +277,7 @@ impl Sweeper {
         let mut selections = vec![
             EndedAccessTokens::ExpiredBy(by),
             EndedAccessTokens::RevokedBy(by),
-            EndedAccessTokens::IssuedBy(by - self.policy.max_access_token_ttl),
+            EndedAccessTokens::IssuedBy(by - self.policy.oauth1.max_access_token_ttl),
         ];
         // Idle timeouts are per consumer; there are few consumers and many tokens.
         let mut after: Option<String> = None;
@@ -323,7 +287,11 @@ impl Sweeper {
                 .list_consumers(after.as_deref(), CONSUMER_PAGE)
                 .await?;
             for consumer in &page {
-                if let Some(idle) = self.policy.idle_timeout(consumer.access_token_idle_seconds) {
+                if let Some(idle) = self
+                    .policy
+                    .oauth1
+                    .idle_timeout(consumer.access_token_idle_seconds)
+                {
                     selections.push(EndedAccessTokens::UnusedBy {
                         consumer_key: consumer.key.clone(),
                         at: by - idle,
@@ -405,9 +373,6 @@ impl Sweeper {
     }
 }
 
-/// How long one delete batch should hold the database, unless the store asks for
-/// less ([`Store::sweep_batch_budget`]).
-pub const BATCH_TIME_BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
 /// The smallest batch the sweeper shrinks to, per millisecond of budget (unless the
 /// configured size is smaller still): 100 rows for 20 ms. A batch's time includes
 /// waiting for the database, which under load can take longer than the delete itself:
@@ -440,6 +405,7 @@ const CONSUMER_PAGE: u64 = 500;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::BATCH_TIME_BUDGET;
     use std::time::Duration as Elapsed;
 
     #[test]

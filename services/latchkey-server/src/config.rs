@@ -9,6 +9,7 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use latchkey_core::oauth1::policy::OAuth1Policy;
 use latchkey_core::policy::Policy;
 use latchkey_core::sweep::SweepSettings;
 use secrecy::SecretString;
@@ -398,7 +399,7 @@ fn check_range<T: PartialOrd + std::fmt::Display>(
 impl HttpConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.consent_page_url {
-            latchkey_core::consumer::parse_absolute_http_url(url)
+            latchkey_core::oauth1::consumer_rules::parse_absolute_http_url(url)
                 .map_err(|e| ConfigError::Invalid(format!("http.consent_page_url: {e}")))?;
         }
         if self.body_limit_bytes == 0 || self.request_timeout_seconds == 0 {
@@ -458,8 +459,9 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let base = latchkey_core::consumer::parse_absolute_http_url(&self.public_base_url)
-            .map_err(|e| ConfigError::Invalid(format!("public_base_url: {e}")))?;
+        let base =
+            latchkey_core::oauth1::consumer_rules::parse_absolute_http_url(&self.public_base_url)
+                .map_err(|e| ConfigError::Invalid(format!("public_base_url: {e}")))?;
         // Signed URLs are this base plus the request's path and query.
         if base.query().is_some() || base.fragment().is_some() {
             return Err(ConfigError::Invalid(
@@ -555,12 +557,14 @@ impl Config {
     pub fn policy(&self) -> Policy {
         let o = &self.oauth1;
         Policy {
-            request_token_ttl: seconds(u64::from(o.request_token_ttl_seconds)),
-            default_access_token_ttl: seconds(o.default_access_token_ttl_seconds),
-            max_access_token_ttl: seconds(o.max_access_token_ttl_seconds),
-            access_token_idle_timeout: o.access_token_idle_timeout_seconds.map(seconds),
-            timestamp_window: seconds(u64::from(o.timestamp_window_seconds)),
-            max_verifier_failures: o.max_verifier_failures,
+            oauth1: OAuth1Policy {
+                request_token_ttl: seconds(u64::from(o.request_token_ttl_seconds)),
+                default_access_token_ttl: seconds(o.default_access_token_ttl_seconds),
+                max_access_token_ttl: seconds(o.max_access_token_ttl_seconds),
+                access_token_idle_timeout: o.access_token_idle_timeout_seconds.map(seconds),
+                timestamp_window: seconds(u64::from(o.timestamp_window_seconds)),
+                max_verifier_failures: o.max_verifier_failures,
+            },
             public_base_url: self.public_base_url.clone(),
             oauth2: self.oauth2.policy(),
             require_service_credential: self
@@ -626,11 +630,11 @@ mod tests {
             assert!(config.migrate_on_start());
             assert_eq!(config.sqlite_file(), Some(PathBuf::from("latchkey.db")));
             assert_eq!(
-                config.policy().request_token_ttl,
+                config.policy().oauth1.request_token_ttl,
                 chrono::Duration::minutes(10)
             );
             assert_eq!(
-                config.policy().default_access_token_ttl,
+                config.policy().oauth1.default_access_token_ttl,
                 chrono::Duration::days(7)
             );
             Ok(())
@@ -768,7 +772,7 @@ mod tests {
             );
             let config = Config::load(None).expect("valid");
             assert_eq!(
-                config.policy().access_token_idle_timeout,
+                config.policy().oauth1.access_token_idle_timeout,
                 Some(chrono::Duration::days(1))
             );
             assert_eq!(config.sweep_settings().batch_size, 500);

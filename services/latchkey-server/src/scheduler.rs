@@ -11,7 +11,8 @@
 //! and waits for them, so that the database pool closes with no sweep half-way.
 
 use crate::config::SweeperConfig;
-use latchkey_core::sweep::{SweepJob, SweepOutcome, Sweeper};
+use latchkey_core::store::SweepJob;
+use latchkey_core::sweep::{SweepOutcome, Sweeper};
 use std::sync::Arc;
 use tokio::sync::RwLock;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};

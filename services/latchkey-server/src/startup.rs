@@ -35,7 +35,7 @@ pub enum StartupError {
     Config(#[from] crate::config::ConfigError),
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
-    Database(#[from] latchkey_core::store::StoreError),
+    Database(#[from] latchkey_core::error::StoreError),
     /// The encryption key is missing or malformed.
     #[error("encryption key: {0}")]
     Key(String),

@@ -4,8 +4,8 @@
 use crate::convert::millis;
 use crate::entities::audit_log;
 use crate::error::db_err;
+use latchkey_core::error::StoreError;
 use latchkey_core::records::{AuditAction, AuditEvent};
-use latchkey_core::store::StoreError;
 use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
 
 /// Appends `event` inside the caller's transaction.

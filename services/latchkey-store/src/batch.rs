@@ -4,7 +4,7 @@
 
 use crate::connect::SeaStore;
 use crate::error::db_err;
-use latchkey_core::store::StoreError;
+use latchkey_core::error::StoreError;
 use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 

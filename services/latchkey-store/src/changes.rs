@@ -24,7 +24,8 @@
 //! its own changes (see `latchkey_core::record_cache`).
 
 use crate::error::db_err;
-use latchkey_core::store::{ChangeFeed, FEED_HEARTBEAT, FeedDemand, StoreChange, StoreError};
+use latchkey_core::change_feed::{ChangeFeed, FEED_HEARTBEAT, FeedDemand, StoreChange};
+use latchkey_core::error::StoreError;
 use sea_orm::sqlx::postgres::{PgListener, PgPool};
 use sea_orm::sqlx::{self, Executor};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};

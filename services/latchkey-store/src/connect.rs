@@ -17,8 +17,8 @@
 
 use crate::changes::ChangeHub;
 use crate::error::db_err;
-use crate::nonces::NonceWriter;
-use latchkey_core::store::StoreError;
+use crate::oauth1::nonces::NonceWriter;
+use latchkey_core::error::StoreError;
 use latchkey_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
@@ -30,10 +30,6 @@ use std::time::Duration;
 
 /// How long a SQLite writer waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a sweeper batch may hold SQLite's write lock, which every nonce write waits
-/// for (Postgres takes the sweeper's default: its deletes block no insert). Chosen in
-/// the benchmark's sweep scenario: see BENCHMARKS.md.
-const SQLITE_SWEEP_BATCH_BUDGET: Duration = Duration::from_millis(4);
 /// How long a caller waits for a pooled connection before the store reports
 /// [`StoreError::Unavailable`]. Short, so that while the database is away a call
 /// answers UNAVAILABLE (HTTP 503) well inside any caller's deadline, the HTTP
@@ -47,7 +43,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a pooled connection may sit idle before it is pinged on its way out.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
-/// Nonce batches Postgres writes at once (see [`crate::nonces`]). Each batch costs the
+/// Nonce batches Postgres writes at once (see [`crate::oauth1::nonces`]). Each batch costs the
 /// server a round trip's fixed work whatever its size, so fewer writers make larger,
 /// cheaper batches: in the HMAC-SHA1 benchmark at 64 callers, 12 writers cost the
 /// server 113 µs per validation, 4 cost 83, 2 cost 72-78 and 1 cost 66. Two, not one,
@@ -153,14 +149,6 @@ impl SeaStore {
             .await
             .map(|pending| pending.len())
             .map_err(db_err)
-    }
-
-    /// How long one sweeper batch should hold the database.
-    pub(crate) fn sweep_batch_budget(&self) -> Duration {
-        match self.db.get_database_backend() {
-            DbBackend::Sqlite => SQLITE_SWEEP_BATCH_BUDGET,
-            _ => latchkey_core::sweep::BATCH_TIME_BUDGET,
-        }
     }
 
     /// Whether this store is on Postgres (some writes take a Postgres-only shape).

@@ -8,7 +8,7 @@
 //! the Postgres `DETAIL` line (which quotes the conflicting key), so a secret bound into
 //! a statement cannot reach a log or a client through an error.
 
-use latchkey_core::store::StoreError;
+use latchkey_core::error::StoreError;
 use sea_orm::sqlx;
 use sea_orm::{DbErr, RuntimeErr};
 

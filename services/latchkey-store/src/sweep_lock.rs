@@ -14,8 +14,10 @@
 use crate::connect::SeaStore;
 use crate::error::db_err;
 use async_trait::async_trait;
-use latchkey_core::store::{StoreError, SweepLease};
-use latchkey_core::sweep::SweepJob;
+use latchkey_core::error::StoreError;
+use latchkey_core::store::{BATCH_TIME_BUDGET, SweepStore};
+
+use latchkey_core::store::{SweepJob, SweepLease};
 use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::{self, Postgres};
 use sea_orm::{DatabaseBackend, DbErr, RuntimeErr};
@@ -32,27 +34,43 @@ fn lock_key(job: SweepJob) -> i64 {
     }
 }
 
-pub(crate) async fn try_lock(
-    store: &SeaStore,
-    job: SweepJob,
-) -> Result<Option<Box<dyn SweepLease>>, StoreError> {
-    let db = store.connection();
-    if db.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok(Some(Box::new(ProcessLease)));
+/// How long a sweeper batch may hold SQLite's write lock, which every nonce write waits
+/// for (Postgres takes the sweeper's default: its deletes block no insert). Chosen in
+/// the benchmark's sweep scenario: see BENCHMARKS.md.
+const SQLITE_SWEEP_BATCH_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
+
+#[async_trait]
+impl SweepStore for SeaStore {
+    fn sweep_batch_budget(&self) -> std::time::Duration {
+        if self.is_postgres() {
+            BATCH_TIME_BUDGET
+        } else {
+            SQLITE_SWEEP_BATCH_BUDGET
+        }
     }
-    let mut connection = db
-        .get_postgres_connection_pool()
-        .acquire()
-        .await
-        .map_err(sqlx_err)?;
-    connection.close_on_drop();
-    let key = lock_key(job);
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(key)
-        .fetch_one(&mut *connection)
-        .await
-        .map_err(sqlx_err)?;
-    Ok(locked.then(|| Box::new(AdvisoryLease { connection, key }) as Box<dyn SweepLease>))
+
+    async fn try_lock_sweep(
+        &self,
+        job: SweepJob,
+    ) -> Result<Option<Box<dyn SweepLease>>, StoreError> {
+        let db = self.connection();
+        if db.get_database_backend() != DatabaseBackend::Postgres {
+            return Ok(Some(Box::new(ProcessLease)));
+        }
+        let mut connection = db
+            .get_postgres_connection_pool()
+            .acquire()
+            .await
+            .map_err(sqlx_err)?;
+        connection.close_on_drop();
+        let key = lock_key(job);
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(sqlx_err)?;
+        Ok(locked.then(|| Box::new(AdvisoryLease { connection, key }) as Box<dyn SweepLease>))
+    }
 }
 
 fn sqlx_err(err: sqlx::Error) -> StoreError {

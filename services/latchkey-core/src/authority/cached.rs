@@ -21,12 +21,13 @@
 //! before it is given, since another replica may have used the token since.
 
 use super::Authority;
+use crate::change_feed::{ChangeFeed, FEED_LEASE, StoreChange};
 use crate::error::AuthorityResult;
+use crate::error::StoreError;
+use crate::oauth1::records::{AccessTokenRecord, ConsumerRecord};
 use crate::oauth2::records::{OAuth2ClientRecord, OAuth2TokenRecord};
 use crate::record_cache::{CAPACITY, CacheCounts, Lease, RecordCache, UNWATCHED_TTL, WATCHED_TTL};
-use crate::records::{AccessTokenRecord, ConsumerRecord};
 use crate::secret::TokenHash;
-use crate::store::{ChangeFeed, FEED_LEASE, StoreChange, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Weak};
 use tokio::sync::broadcast::Receiver;
@@ -34,7 +35,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// The caches.
 #[derive(Debug)]
-pub(super) struct HotRecords {
+pub(crate) struct HotRecords {
     consumers: RecordCache<ConsumerRecord>,
     clients: RecordCache<OAuth2ClientRecord>,
     access_tokens: RecordCache<AccessTokenRecord, TokenHash>,
@@ -69,7 +70,7 @@ impl HotRecords {
 
     /// Caches that follow `feed` under its lease, or, without one, trust this process
     /// alone with entries that age out quickly.
-    pub(super) fn new(feed: Option<ChangeFeed>) -> Arc<HotRecords> {
+    pub(crate) fn new(feed: Option<ChangeFeed>) -> Arc<HotRecords> {
         let Some(feed) = feed else {
             return Arc::new(HotRecords::with(UNWATCHED_TTL, true, None));
         };
@@ -121,7 +122,7 @@ const TOKEN_CAPACITY: usize = 100_000;
 
 /// Where a token record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Source {
+pub(crate) enum Source {
     /// The cache: as fresh as the change feed.
     Cache,
     /// The store, just now.
@@ -164,7 +165,7 @@ async fn follow(hot: Weak<HotRecords>, mut changes: Receiver<StoreChange>) {
 
 impl Authority {
     /// A consumer, from the cache when it can be trusted.
-    pub(super) async fn hot_consumer(&self, key: &str) -> AuthorityResult<Option<ConsumerRecord>> {
+    pub(crate) async fn hot_consumer(&self, key: &str) -> AuthorityResult<Option<ConsumerRecord>> {
         Ok(self
             .hot
             .consumers
@@ -173,7 +174,7 @@ impl Authority {
     }
 
     /// An OAuth 2.0 client, from the cache when it can be trusted.
-    pub(super) async fn hot_oauth2_client(
+    pub(crate) async fn hot_oauth2_client(
         &self,
         client_id: &str,
     ) -> AuthorityResult<Option<OAuth2ClientRecord>> {
@@ -185,7 +186,7 @@ impl Authority {
     }
 
     /// An OAuth 1.0a access token, from the cache when it can be trusted.
-    pub(super) async fn hot_access_token(
+    pub(crate) async fn hot_access_token(
         &self,
         hash: &TokenHash,
     ) -> AuthorityResult<Option<(AccessTokenRecord, Source)>> {
@@ -198,7 +199,7 @@ impl Authority {
 
     /// An OAuth 1.0a access token read from the store, and cached: for a miss, or for a
     /// refusal that a stale cached copy could have caused.
-    pub(super) async fn fresh_access_token(
+    pub(crate) async fn fresh_access_token(
         &self,
         hash: &TokenHash,
     ) -> AuthorityResult<Option<AccessTokenRecord>> {
@@ -210,14 +211,14 @@ impl Authority {
     }
 
     /// This process recorded a use of a cached access token.
-    pub(super) fn note_access_token_use(&self, hash: &TokenHash, at: DateTime<Utc>) {
+    pub(crate) fn note_access_token_use(&self, hash: &TokenHash, at: DateTime<Utc>) {
         self.hot
             .access_tokens
             .update(hash, |token| token.last_used_at = at);
     }
 
     /// An OAuth 2.0 token, from the cache when it can be trusted.
-    pub(super) async fn hot_oauth2_token(
+    pub(crate) async fn hot_oauth2_token(
         &self,
         hash: &TokenHash,
     ) -> AuthorityResult<Option<OAuth2TokenRecord>> {
@@ -230,13 +231,13 @@ impl Authority {
 
     /// This process changed a consumer: forgets it here, and returns once no replica
     /// can serve the old record.
-    pub(super) async fn consumer_changed(&self, key: &str) {
+    pub(crate) async fn consumer_changed(&self, key: &str) {
         self.hot.forget_consumer(key);
         self.until_every_replica_knows().await;
     }
 
     /// This process changed an OAuth 2.0 client: as [`Authority::consumer_changed`].
-    pub(super) async fn oauth2_client_changed(&self, client_id: &str) {
+    pub(crate) async fn oauth2_client_changed(&self, client_id: &str) {
         self.hot.forget_oauth2_client(client_id);
         self.until_every_replica_knows().await;
     }
@@ -244,7 +245,7 @@ impl Authority {
     /// Runs a revoking store call, then forgets cached tokens whatever it answered (a
     /// call that reports an error may still have committed), and returns once no
     /// replica can serve them; the store tells the other replicas.
-    pub(super) async fn revoking<T>(
+    pub(crate) async fn revoking<T>(
         &self,
         revoke: impl Future<Output = Result<T, StoreError>>,
     ) -> AuthorityResult<T> {

@@ -2,27 +2,12 @@
 //! [`Store`], [`Clock`], [`Randomness`] and [`SecretCipher`] it was given.
 //!
 //! The wire layers call these methods and translate results; every protocol rule
-//! (who may call what, lifetimes, single use, signatures) is decided here.
-//!
-//! - [`verify`]: the pipeline every signed consumer request goes through.
-//! - [`dance`]: the three legs: request token, user decision, exchange.
-//! - [`access`]: validation of resource requests, revocation, a user's grants.
-//! - [`consumer_revoke`]: what a consumer's signed revocation must say, so that no
-//!   other signed request can revoke.
-//! - [`consumers`]: consumer administration.
-//! - [`oauth2_clients`], [`oauth2_grant`], [`oauth2_tokens`]: OAuth 2.0 client
-//!   administration, the authorization-code grant, and what follows it (refresh,
-//!   bearer validation, revocation, introspection, a user's grants).
+//! (who may call what, lifetimes, single use, signatures) is decided in the use cases,
+//! which live with their protocol: [`crate::oauth1`] and [`crate::oauth2`]. This
+//! module holds what they share: the [`Authority`] itself, its [`Caller`], the user's
+//! [`UserDecision`], and the caches of hot records (`cached`).
 
-pub mod access;
-mod cached;
-pub mod consumer_revoke;
-pub mod consumers;
-pub mod dance;
-pub mod oauth2_clients;
-pub mod oauth2_grant;
-pub mod oauth2_tokens;
-pub mod verify;
+pub(crate) mod cached;
 
 pub use cached::HotCacheCounts;
 
@@ -31,16 +16,23 @@ use crate::cipher::SecretCipher;
 use crate::clock::Clock;
 use crate::credentials::{Role, Roles};
 use crate::error::{AuthorityError, AuthorityResult};
+use crate::oauth1::keys::KeyCache;
 use crate::oauth2::secret_checks::ClientSecretChecks;
 use crate::policy::Policy;
-use crate::record_cache::Lookups;
 use crate::records::{AuditAction, AuditEvent};
 use crate::secret::Randomness;
 use crate::store::Store;
 use chrono::{DateTime, SubsecRound, Utc};
-use rsa::RsaPublicKey;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+/// The user's answer on a consent screen, in either protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserDecision {
+    /// Grant the consumer or client access.
+    Approve,
+    /// Refuse it.
+    Deny,
+}
 
 /// Who is calling, as the wire layer established it from the presented credential.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,35 +65,6 @@ impl Caller {
     }
 }
 
-/// Parsed RSA keys by consumer key, so no request pays for parsing PEM. An entry is
-/// keyed by the PEM it came from too, so an updated key is never served stale.
-#[derive(Debug, Default)]
-struct KeyCache {
-    keys: RwLock<HashMap<String, (String, Arc<RsaPublicKey>)>>,
-    lookups: Lookups,
-}
-
-const KEY_CACHE_LIMIT: usize = 4096;
-
-impl KeyCache {
-    fn get(&self, consumer_key: &str, pem: &str) -> Option<Arc<RsaPublicKey>> {
-        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        let found = keys
-            .get(consumer_key)
-            .filter(|(cached_pem, _)| cached_pem == pem)
-            .map(|(_, k)| k.clone());
-        self.lookups.count(found)
-    }
-
-    fn put(&self, consumer_key: &str, pem: &str, key: Arc<RsaPublicKey>) {
-        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
-        if keys.len() >= KEY_CACHE_LIMIT {
-            keys.clear();
-        }
-        keys.insert(consumer_key.to_owned(), (pem.to_owned(), key));
-    }
-}
-
 /// Lookups in the parsed-key cache since start-up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeyCacheCounts {
@@ -113,17 +76,17 @@ pub struct KeyCacheCounts {
 
 /// The token authority.
 pub struct Authority {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    randomness: Arc<dyn Randomness>,
-    cipher: SecretCipher,
-    policy: Policy,
-    keys: KeyCache,
-    hot: Arc<cached::HotRecords>,
+    pub(crate) randomness: Arc<dyn Randomness>,
+    pub(crate) cipher: SecretCipher,
+    pub(crate) policy: Policy,
+    pub(crate) keys: KeyCache,
+    pub(crate) hot: Arc<cached::HotRecords>,
     /// The process's argon2 workers, shared with the caller credentials.
     argon2: Arc<Argon2Pool>,
     /// Every OAuth 2.0 client secret check goes through here.
-    client_secrets: ClientSecretChecks,
+    pub(crate) client_secrets: ClientSecretChecks,
 }
 
 impl std::fmt::Debug for Authority {
@@ -187,11 +150,11 @@ impl Authority {
 
     /// Now, to the millisecond: the precision the store keeps, so a record read back
     /// equals the one written.
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.clock.now().trunc_subsecs(3)
     }
 
-    fn audit(&self, action: AuditAction, actor: impl Into<String>) -> AuditEvent {
+    pub(crate) fn audit(&self, action: AuditAction, actor: impl Into<String>) -> AuditEvent {
         AuditEvent {
             at: self.now(),
             action,
@@ -203,7 +166,7 @@ impl Authority {
         }
     }
 
-    fn internal(detail: impl std::fmt::Display) -> AuthorityError {
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> AuthorityError {
         AuthorityError::Internal {
             detail: detail.to_string(),
         }
@@ -211,7 +174,7 @@ impl Authority {
 }
 
 /// Checks a user id: 1 to 255 characters, no control characters.
-fn validate_user_id(user_id: &str) -> AuthorityResult<()> {
+pub(crate) fn validate_user_id(user_id: &str) -> AuthorityResult<()> {
     if user_id.is_empty() || user_id.chars().count() > 255 || user_id.chars().any(char::is_control)
     {
         return Err(AuthorityError::invalid(

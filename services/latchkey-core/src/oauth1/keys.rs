@@ -5,8 +5,10 @@
 //! base64 of a SubjectPublicKeyInfo. All of them come out as one [`ConsumerPublicKey`]
 //! whose `pem` is the SubjectPublicKeyInfo PEM with LF line endings, so the store holds
 //! one spelling per key. Only RSA keys of at least 1024 bits are accepted: RSA-SHA1 is
-//! the only public-key method OAuth 1.0a has.
+//! the only public-key method OAuth 1.0a has. Parsed keys are kept by consumer
+//! ([`KeyCache`]), so no request pays for parsing PEM.
 
+use crate::record_cache::Lookups;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rsa::RsaPublicKey;
@@ -14,6 +16,8 @@ use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::der::{Decode, Encode};
 use rsa::pkcs8::{EncodePublicKey, LineEnding, SubjectPublicKeyInfoRef};
 use rsa::traits::PublicKeyParts;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use x509_cert::Certificate;
 
 /// Smaller RSA keys are factorable; Jira has generated 1024-bit keys for years.
@@ -146,6 +150,35 @@ fn from_spki_der(der: &[u8]) -> Result<RsaPublicKey, KeyError> {
     }
     RsaPublicKey::try_from(spki)
         .map_err(|error| KeyError(format!("not a valid RSA public key: {error}")))
+}
+
+/// Parsed RSA keys by consumer key, so no request pays for parsing PEM. An entry is
+/// keyed by the PEM it came from too, so an updated key is never served stale.
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    pub(crate) keys: RwLock<HashMap<String, (String, Arc<RsaPublicKey>)>>,
+    pub(crate) lookups: Lookups,
+}
+
+const KEY_CACHE_LIMIT: usize = 4096;
+
+impl KeyCache {
+    pub(crate) fn get(&self, consumer_key: &str, pem: &str) -> Option<Arc<RsaPublicKey>> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let found = keys
+            .get(consumer_key)
+            .filter(|(cached_pem, _)| cached_pem == pem)
+            .map(|(_, k)| k.clone());
+        self.lookups.count(found)
+    }
+
+    pub(crate) fn put(&self, consumer_key: &str, pem: &str, key: Arc<RsaPublicKey>) {
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= KEY_CACHE_LIMIT {
+            keys.clear();
+        }
+        keys.insert(consumer_key.to_owned(), (pem.to_owned(), key));
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,28 @@
-//! RFC 5849 (OAuth 1.0a) on the wire: reading a consumer's request, building its
-//! signature base string, and verifying its signature. Pure functions only: no
-//! storage, no clock, no policy (those live in [`crate::authority`]).
+//! OAuth 1.0a (RFC 5849) as Jira's application links speak it: Latchkey is the
+//! service provider.
+//!
+//! - On the wire, pure functions: reading a consumer's request ([`request`],
+//!   [`encoding`]), its signature ([`signature`]) and its key ([`keys`]).
+//! - Rows, storage contract and policy: [`records`], [`store`], [`policy`]; what a
+//!   consumer may register and call back to: [`consumer_rules`].
+//! - Use cases, as methods of [`crate::authority::Authority`]: the pipeline every
+//!   signed request goes through ([`verify`]); the three legs ([`dance`]); validation,
+//!   revocation and a user's grants ([`access`]); what a consumer's signed revocation
+//!   must say ([`consumer_revoke`]); consumer administration ([`consumers`]).
 
+pub mod access;
+pub mod consumer_revoke;
+pub mod consumer_rules;
+pub mod consumers;
+pub mod dance;
 pub mod encoding;
 pub mod keys;
+pub mod policy;
+pub mod records;
 pub mod request;
 pub mod signature;
+pub mod store;
+pub mod verify;
 
 pub use keys::{ConsumerPublicKey, KeyError};
 pub use request::{HttpRequest, OAuthRequest, ProtocolParams};

@@ -1,22 +1,23 @@
-//! The OAuth 2.0 half of the storage contract. [`crate::store::Store`] requires it, so
-//! one store serves both protocols. As in the OAuth 1.0a half, every change writes its
-//! audit event in the same transaction, and every guarded transition is one
-//! conditional statement whose affected-row count names the one winner.
+//! The OAuth 2.0 half of the storage contract, one trait per table family, so that
+//! each is implemented in one place; [`OAuth2Store`] is their sum. As in the OAuth
+//! 1.0a half, every change writes its audit event in the same transaction, and every
+//! guarded transition is one conditional statement whose affected-row count names the
+//! one winner.
 
 use super::records::{
     AuthorizationCodeRecord, OAuth2ClientRecord, OAuth2GrantListing, OAuth2GrantRecord,
     OAuth2TokenRecord,
 };
+use crate::error::StoreError;
 use crate::records::AuditEvent;
 use crate::secret::TokenHash;
-use crate::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// Clients, codes, grants and tokens of OAuth 2.0.
+/// Registered clients.
 #[async_trait]
-pub trait OAuth2Store: Send + Sync + 'static {
+pub trait OAuth2ClientStore: Send + Sync + 'static {
     /// Inserts a client; [`StoreError::Conflict`] when the id is taken.
     async fn insert_oauth2_client(
         &self,
@@ -45,7 +46,11 @@ pub trait OAuth2Store: Send + Sync + 'static {
         client_id: &str,
         audit: &AuditEvent,
     ) -> Result<Option<u64>, StoreError>;
+}
 
+/// Authorization codes, and the grant each one starts.
+#[async_trait]
+pub trait AuthorizationCodeStore: Send + Sync + 'static {
     /// Stores a new authorization code.
     async fn insert_authorization_code(
         &self,
@@ -72,6 +77,17 @@ pub trait OAuth2Store: Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
 
+    /// Deletes up to `limit` codes with `expires_at <= by`, redeemed or not.
+    async fn delete_authorization_codes_expired_by(
+        &self,
+        by: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, StoreError>;
+}
+
+/// Grants and their access and refresh tokens.
+#[async_trait]
+pub trait OAuth2TokenStore: Send + Sync + 'static {
     /// The token with this hash, whatever its state.
     async fn find_oauth2_token(
         &self,
@@ -120,13 +136,6 @@ pub trait OAuth2Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<OAuth2GrantListing>, StoreError>;
 
-    /// Deletes up to `limit` codes with `expires_at <= by`, redeemed or not.
-    async fn delete_authorization_codes_expired_by(
-        &self,
-        by: DateTime<Utc>,
-        limit: u64,
-    ) -> Result<u64, StoreError>;
-
     /// Deletes up to `limit` tokens that expired or were revoked at or before `by`.
     async fn delete_ended_oauth2_tokens(
         &self,
@@ -142,3 +151,8 @@ pub trait OAuth2Store: Send + Sync + 'static {
         limit: u64,
     ) -> Result<u64, StoreError>;
 }
+
+/// Everything OAuth 2.0 keeps.
+pub trait OAuth2Store: OAuth2ClientStore + AuthorizationCodeStore + OAuth2TokenStore {}
+
+impl<T> OAuth2Store for T where T: OAuth2ClientStore + AuthorizationCodeStore + OAuth2TokenStore {}

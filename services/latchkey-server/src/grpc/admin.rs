@@ -5,7 +5,7 @@ use super::{Handlers, oauth2, observe};
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::consumer_admin_server::ConsumerAdmin;
 use latchkey_core::AuthorityError;
-use latchkey_core::authority::consumers::{ConsumerChanges, ConsumerDraft, SharedSecretChoice};
+use latchkey_core::oauth1::consumers::{ConsumerChanges, ConsumerDraft, SharedSecretChoice};
 use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
 

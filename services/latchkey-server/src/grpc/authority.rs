@@ -7,8 +7,9 @@ use crate::metrics::TokenEvent;
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::token_authority_server::TokenAuthority;
 use latchkey_core::AuthorityError;
-use latchkey_core::authority::access::{RevokeActor, RevokeTarget};
-use latchkey_core::authority::dance::UserDecision;
+use latchkey_core::authority::UserDecision;
+use latchkey_core::oauth1::access::RevokeActor;
+use latchkey_core::oauth1::records::RevokeTarget;
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
 

@@ -1,9 +1,9 @@
 //! Conversions between `latchkey.v1` messages and core types.
 
 use latchkey_api::v1 as pb;
-use latchkey_core::authority::dance::RequestTokenStatus;
+use latchkey_core::oauth1::dance::RequestTokenStatus;
+use latchkey_core::oauth1::records::ConsumerRecord;
 use latchkey_core::oauth1::{HttpRequest, SignatureMethod};
-use latchkey_core::records::ConsumerRecord;
 use latchkey_core::{AuthorityError, AuthorityResult};
 
 /// The signed request inside a message, or `INVALID_ARGUMENT` naming the field.

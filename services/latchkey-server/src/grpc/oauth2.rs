@@ -5,15 +5,15 @@
 
 use super::convert::timestamp;
 use latchkey_api::v1 as pb;
-use latchkey_core::authority::dance::UserDecision;
-use latchkey_core::authority::oauth2_clients::OAuth2ClientDraft;
-use latchkey_core::authority::oauth2_grant::{
+use latchkey_core::authority::UserDecision;
+use latchkey_core::authority::{Authority, Caller};
+use latchkey_core::oauth2::clients::OAuth2ClientDraft;
+use latchkey_core::oauth2::grant::{
     IssuedOAuth2Tokens, OAuth2AuthorizationRequest, OAuth2ClientCredentials, OAuth2TokenRequest,
 };
-use latchkey_core::authority::oauth2_tokens::{BearerPrincipal, GrantRevoker};
-use latchkey_core::authority::{Authority, Caller};
 use latchkey_core::oauth2::records::{OAuth2ClientRecord, OAuth2GrantListing};
 use latchkey_core::oauth2::scope;
+use latchkey_core::oauth2::tokens::{BearerPrincipal, GrantRevoker};
 use latchkey_core::{AuthorityError, AuthorityResult};
 use secrecy::{ExposeSecret, SecretString};
 

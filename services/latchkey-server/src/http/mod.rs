@@ -55,7 +55,7 @@ pub const ACCESS_TOKEN_PATH: &str = "/plugins/servlet/oauth/access-token";
 /// Where a consumer revokes its own tokens with a signed `POST` naming the target in
 /// its form body. Latchkey's own path, not Jira's: the core defines it, because the
 /// signature of every consumer revocation, over gRPC too, must cover this URL.
-pub const REVOKE_PATH: &str = latchkey_core::authority::consumer_revoke::REVOKE_PATH;
+pub const REVOKE_PATH: &str = latchkey_core::oauth1::consumer_revoke::REVOKE_PATH;
 
 /// Aliases of the three paths without Jira's servlet prefix.
 pub const REQUEST_TOKEN_ALIAS: &str = "/oauth/request-token";

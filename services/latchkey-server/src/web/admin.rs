@@ -17,10 +17,11 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::authority::Caller;
-use latchkey_core::authority::access::{RevokeActor, RevokeTarget};
-use latchkey_core::authority::consumers::{ConsumerChanges, ConsumerDraft, SharedSecretChoice};
 use latchkey_core::error::AuthorityError;
-use latchkey_core::records::ConsumerRecord;
+use latchkey_core::oauth1::access::RevokeActor;
+use latchkey_core::oauth1::consumers::{ConsumerChanges, ConsumerDraft, SharedSecretChoice};
+use latchkey_core::oauth1::records::ConsumerRecord;
+use latchkey_core::oauth1::records::RevokeTarget;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 

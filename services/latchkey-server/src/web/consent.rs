@@ -16,8 +16,8 @@ use axum::Form;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::authority::dance::RequestTokenStatus;
 use latchkey_core::error::{AuthorityError, Problem};
+use latchkey_core::oauth1::dance::RequestTokenStatus;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 

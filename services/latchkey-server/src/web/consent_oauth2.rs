@@ -21,8 +21,8 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::authority::oauth2_grant::{OAuth2AuthorizationRequest, OAuth2AuthorizeOutcome};
 use latchkey_core::error::AuthorityError;
+use latchkey_core::oauth2::grant::{OAuth2AuthorizationRequest, OAuth2AuthorizeOutcome};
 use serde::Deserialize;
 
 #[derive(Template)]

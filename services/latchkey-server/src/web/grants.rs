@@ -9,8 +9,9 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::authority::access::{RevokeActor, RevokeTarget};
 use latchkey_core::error::AuthorityError;
+use latchkey_core::oauth1::access::RevokeActor;
+use latchkey_core::oauth1::records::RevokeTarget;
 use serde::Deserialize;
 
 /// One grant as the page shows it.

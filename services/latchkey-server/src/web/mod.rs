@@ -34,7 +34,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use csrf::FormGuard;
-use latchkey_core::authority::dance::UserDecision;
+use latchkey_core::authority::UserDecision;
 use latchkey_core::authority::{Authority, Caller};
 use latchkey_core::credentials::{CallerCredentials, Role, Roles};
 use latchkey_core::error::AuthorityError;

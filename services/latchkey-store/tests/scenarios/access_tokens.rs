@@ -2,8 +2,9 @@
 
 use crate::support::*;
 use chrono::Duration;
-use latchkey_core::records::{AuditAction, RevocationSelector};
-use latchkey_core::store::Store;
+use latchkey_core::oauth1::records::RevocationSelector;
+use latchkey_core::oauth1::store::AccessTokenStore;
+use latchkey_core::records::AuditAction;
 use std::sync::Arc;
 
 pub async fn revocation_selectors_count_only_live_tokens_and_audit_only_real_revocations(

@@ -3,9 +3,14 @@
 
 use crate::support::*;
 use chrono::{Duration, TimeZone, Utc};
+use latchkey_core::error::StoreError;
 use latchkey_core::oauth1::SignatureMethod;
-use latchkey_core::records::{AuditAction, ConsumerRecord};
-use latchkey_core::store::{Store, StoreError};
+use latchkey_core::oauth1::records::ConsumerRecord;
+use latchkey_core::oauth1::store::{
+    AccessTokenStore, ConsumerStore, NonceStore, RequestTokenStore,
+};
+use latchkey_core::records::AuditAction;
+use latchkey_core::store::Store;
 use latchkey_migrations::{Migrator, MigratorTrait};
 use std::sync::Arc;
 

@@ -1,7 +1,9 @@
 //! Nonces: one use per consumer, even under a race.
 
 use crate::support::*;
-use latchkey_core::store::{Store, StoreError};
+use latchkey_core::error::StoreError;
+use latchkey_core::oauth1::store::{ConsumerStore, NonceStore};
+use latchkey_core::store::Store;
 use std::sync::Arc;
 
 pub async fn a_nonce_is_accepted_once_per_consumer_and_refused_for_an_unknown_one(

@@ -8,7 +8,7 @@ use latchkey_core::oauth2::records::{
     AuthorizationCodeRecord, OAuth2ClientRecord, OAuth2GrantRecord, OAuth2TokenKind,
     OAuth2TokenRecord,
 };
-use latchkey_core::oauth2::store::OAuth2Store;
+use latchkey_core::oauth2::store::{AuthorizationCodeStore, OAuth2ClientStore, OAuth2TokenStore};
 use latchkey_core::records::AuditAction;
 use latchkey_core::secret::TokenHash;
 use std::sync::Arc;

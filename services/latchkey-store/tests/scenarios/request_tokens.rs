@@ -2,9 +2,11 @@
 
 use crate::support::*;
 use chrono::Duration;
-use latchkey_core::records::{AuditAction, RequestTokenDecision, RequestTokenState};
+use latchkey_core::error::StoreError;
+use latchkey_core::oauth1::records::{RequestTokenDecision, RequestTokenState};
+use latchkey_core::oauth1::store::{AccessTokenStore, RequestTokenStore};
+use latchkey_core::records::AuditAction;
 use latchkey_core::secret::TokenHash;
-use latchkey_core::store::{Store, StoreError};
 use std::sync::Arc;
 use uuid::Uuid;
 

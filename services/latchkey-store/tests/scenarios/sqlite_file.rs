@@ -2,7 +2,7 @@
 //! write-ahead log still starts again from its beginning.
 
 use crate::support::*;
-use latchkey_core::store::Store;
+use latchkey_core::oauth1::store::NonceStore;
 use std::sync::Arc;
 
 pub async fn concurrent_writes_of_every_kind_queue_for_the_one_writer_and_all_land(

@@ -6,12 +6,15 @@
 use crate::support::*;
 use chrono::Duration;
 use latchkey_core::clock::ManualClock;
-use latchkey_core::policy::Policy;
-use latchkey_core::records::{
-    AuditAction, EndedAccessTokens, RequestTokenDecision, RevocationSelector,
+use latchkey_core::oauth1::records::{EndedAccessTokens, RequestTokenDecision, RevocationSelector};
+use latchkey_core::oauth1::store::{
+    AccessTokenStore, ConsumerStore, NonceStore, RequestTokenStore,
 };
-use latchkey_core::store::Store;
-use latchkey_core::sweep::{SweepJob, SweepOutcome, SweepSettings, Sweeper};
+use latchkey_core::policy::Policy;
+use latchkey_core::records::AuditAction;
+use latchkey_core::store::SweepJob;
+use latchkey_core::store::SweepStore;
+use latchkey_core::sweep::{SweepOutcome, SweepSettings, Sweeper};
 use sea_orm::DatabaseBackend;
 use std::sync::Arc;
 

@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use latchkey_core::oauth1::SignatureMethod;
-use latchkey_core::records::{
-    AccessTokenRecord, AuditAction, AuditEvent, ConsumerRecord, NonceRecord, RequestTokenDecision,
-    RequestTokenRecord, RequestTokenState,
+use latchkey_core::oauth1::records::{
+    AccessTokenRecord, ConsumerRecord, NonceRecord, RequestTokenDecision, RequestTokenRecord,
+    RequestTokenState,
 };
+use latchkey_core::oauth1::store::{ConsumerStore, RequestTokenStore};
+use latchkey_core::records::{AuditAction, AuditEvent};
 use latchkey_core::secret::{EncryptedSecret, TokenHash};
-use latchkey_core::store::Store;
 use latchkey_store::SeaStore;
 use uuid::Uuid;
 

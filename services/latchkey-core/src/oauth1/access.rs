@@ -2,17 +2,19 @@
 //! listing a user's grants. A consumer revokes only with a request signed to mean
 //! that revocation ([`super::consumer_revoke`]).
 
-use super::cached::Source;
+use super::HttpRequest;
+use super::consumer_revoke;
 use super::dance::access_token_context;
+use super::policy::AccessTokenEnd;
+use super::records::{
+    AccessTokenRecord, ConsumerTokenRecord, GrantRecord, RevocationSelector, RevokeTarget,
+};
 use super::verify::{SignedRequest, TokenSecret};
-use super::{Authority, Caller, consumer_revoke, validate_user_id};
+use crate::authority::cached::Source;
+use crate::authority::{Authority, Caller, validate_user_id};
 use crate::credentials::Role;
 use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
-use crate::oauth1::HttpRequest;
-use crate::policy::AccessTokenEnd;
-use crate::records::{
-    AccessTokenRecord, AuditAction, ConsumerTokenRecord, GrantRecord, RevocationSelector,
-};
+use crate::records::AuditAction;
 use crate::secret::TokenHash;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -28,22 +30,6 @@ pub struct Principal {
     pub token_id: Uuid,
     /// When the token ends.
     pub expires_at: DateTime<Utc>,
-}
-
-/// What a revocation covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RevokeTarget {
-    /// One access token.
-    Token(Uuid),
-    /// One user's tokens for one consumer.
-    UserGrants {
-        /// The user.
-        user_id: String,
-        /// The consumer.
-        consumer_key: String,
-    },
-    /// Every token of one consumer.
-    Consumer(String),
 }
 
 /// Who asks for a revocation of a target they name. A consumer is not among them: it
@@ -97,6 +83,7 @@ impl Authority {
         let idle_setting = request.consumer.access_token_idle_seconds;
         if self
             .policy
+            .oauth1
             .should_record_use(token.times(), idle_setting, request.now)
         {
             self.store
@@ -105,7 +92,7 @@ impl Authority {
             self.note_access_token_use(&token.token_hash, request.now);
         }
         let principal = Principal {
-            expires_at: self.policy.access_token_expiry(token.times()),
+            expires_at: self.policy.oauth1.access_token_expiry(token.times()),
             user_id: token.user_id,
             consumer_key: token.consumer_key,
             token_id: token.id,
@@ -185,6 +172,7 @@ impl Authority {
             return Some(Refusal::Revoked);
         }
         self.policy
+            .oauth1
             .access_token_end(token.times(), idle_setting, now)
             .map(Refusal::Ended)
     }
@@ -340,11 +328,12 @@ impl Authority {
         let mut grants = self.store.list_live_grants(user_id, now).await?;
         grants.retain(|grant| {
             self.policy
+                .oauth1
                 .access_token_end(grant.times, grant.consumer_idle_seconds, now)
                 .is_none()
         });
         for grant in &mut grants {
-            grant.times.expires_at = self.policy.access_token_expiry(grant.times);
+            grant.times.expires_at = self.policy.oauth1.access_token_expiry(grant.times);
         }
         Ok(grants)
     }
@@ -367,11 +356,12 @@ impl Authority {
         let idle_setting = consumer.access_token_idle_seconds;
         tokens.retain(|token| {
             self.policy
+                .oauth1
                 .access_token_end(token.times, idle_setting, now)
                 .is_none()
         });
         for token in &mut tokens {
-            token.times.expires_at = self.policy.access_token_expiry(token.times);
+            token.times.expires_at = self.policy.oauth1.access_token_expiry(token.times);
         }
         Ok(tokens)
     }

@@ -7,7 +7,7 @@
 //!   and a denial, goes back to the client's redirect URI with `error=` and `state`.
 //!   Without a decision the request is only checked and described.
 //! - [`Authority::exchange_oauth2`]: the token endpoint, for `authorization_code` here
-//!   and `refresh_token` in [`super::oauth2_tokens`].
+//!   and `refresh_token` in [`super::tokens`].
 //!
 //! Clients authenticate through [`crate::oauth2::secret_checks`], which runs argon2
 //! off the async runtime, a bounded number at a time, and gives an unknown client id
@@ -18,8 +18,8 @@
 //! use of a redeemed code (a replay, or the loser of that race) revokes the grant the
 //! code started (RFC 6749 section 4.1.2: the code may have leaked).
 
-use super::dance::UserDecision;
-use super::{Authority, Caller, validate_user_id};
+use crate::authority::UserDecision;
+use crate::authority::{Authority, Caller, validate_user_id};
 use crate::credentials::Role;
 use crate::error::{AuthorityError, AuthorityResult};
 use crate::oauth2::pkce::{self, PkceMethod};

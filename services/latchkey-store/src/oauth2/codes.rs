@@ -5,22 +5,24 @@
 //! transaction, whose affected-row count names the one winner; the grant and its first
 //! tokens are inserted in the same transaction.
 
+use super::clients::split_scopes;
+use super::tokens as oauth2_tokens;
 use crate::audit;
 use crate::batch::delete_batch;
 use crate::connect::SeaStore;
 use crate::convert::{corrupt, hash, instant, millis, optional_instant};
 use crate::entities::{oauth2_codes, oauth2_grants};
 use crate::error::{conflict_or_db_err, db_err};
-use crate::oauth2_clients::split_scopes;
-use crate::oauth2_tokens;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use latchkey_core::error::StoreError;
 use latchkey_core::oauth2::pkce::PkceMethod;
 use latchkey_core::oauth2::records::{
     AuthorizationCodeRecord, OAuth2GrantRecord, OAuth2TokenRecord,
 };
+use latchkey_core::oauth2::store::AuthorizationCodeStore;
 use latchkey_core::records::AuditEvent;
 use latchkey_core::secret::TokenHash;
-use latchkey_core::store::StoreError;
 use sea_orm::Condition;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
@@ -84,72 +86,75 @@ pub(crate) fn grant_row(grant: &OAuth2GrantRecord) -> oauth2_grants::Model {
     }
 }
 
-pub(crate) async fn insert(
-    store: &SeaStore,
-    code: &AuthorizationCodeRecord,
-    audit: &AuditEvent,
-) -> Result<(), StoreError> {
-    let txn = store.begin_write().await?;
-    oauth2_codes::Entity::insert(row(code).into_active_model())
-        .exec_without_returning(&txn)
-        .await
-        .map_err(|err| conflict_or_db_err(err, "a code with this id or hash exists"))?;
-    audit::write(&txn, audit).await?;
-    txn.commit().await.map_err(db_err)
-}
-
-pub(crate) async fn find(
-    store: &SeaStore,
-    hash: &TokenHash,
-) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
-    oauth2_codes::Entity::find()
-        .filter(Column::CodeHash.eq(hash.as_bytes().to_vec()))
-        .one(store.connection())
-        .await
-        .map_err(db_err)?
-        .map(record)
-        .transpose()
-}
-
-pub(crate) async fn redeem(
-    store: &SeaStore,
-    code_id: Uuid,
-    now: DateTime<Utc>,
-    grant: &OAuth2GrantRecord,
-    tokens: &[OAuth2TokenRecord],
-    audit: &AuditEvent,
-) -> Result<bool, StoreError> {
-    let txn = store.begin_write().await?;
-    let changed = oauth2_codes::Entity::update_many()
-        .col_expr(Column::RedeemedAt, Expr::value(millis(now)))
-        .col_expr(Column::GrantId, Expr::value(grant.id))
-        .filter(Column::Id.eq(code_id))
-        .filter(Column::RedeemedAt.is_null())
-        .filter(Column::ExpiresAt.gt(millis(now)))
-        .exec(&txn)
-        .await
-        .map_err(db_err)?
-        .rows_affected;
-    if changed == 0 {
-        txn.rollback().await.map_err(db_err)?;
-        return Ok(false);
+#[async_trait]
+impl AuthorizationCodeStore for SeaStore {
+    async fn insert_authorization_code(
+        &self,
+        code: &AuthorizationCodeRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        oauth2_codes::Entity::insert(row(code).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(|err| conflict_or_db_err(err, "a code with this id or hash exists"))?;
+        audit::write(&txn, audit).await?;
+        txn.commit().await.map_err(db_err)
     }
-    oauth2_grants::Entity::insert(grant_row(grant).into_active_model())
-        .exec_without_returning(&txn)
-        .await
-        .map_err(db_err)?;
-    oauth2_tokens::insert_all(&txn, tokens).await?;
-    audit::write(&txn, audit).await?;
-    txn.commit().await.map_err(db_err)?;
-    Ok(true)
-}
 
-/// Deletes up to `limit` codes expired by `by`, redeemed or not.
-pub(crate) async fn delete_expired_by(
-    store: &SeaStore,
-    by: DateTime<Utc>,
-    limit: u64,
-) -> Result<u64, StoreError> {
-    let expired = Condition::all().add(Column::ExpiresAt.lte(millis(by)));
-    delete_batch::<oauth2_codes::Entity>(store, Column::Id, expired, limit).await
+    async fn find_authorization_code(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+        oauth2_codes::Entity::find()
+            .filter(Column::CodeHash.eq(hash.as_bytes().to_vec()))
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .map(record)
+            .transpose()
+    }
+
+    async fn redeem_authorization_code(
+        &self,
+        code_id: Uuid,
+        now: DateTime<Utc>,
+        grant: &OAuth2GrantRecord,
+        tokens: &[OAuth2TokenRecord],
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let txn = self.begin_write().await?;
+        let changed = oauth2_codes::Entity::update_many()
+            .col_expr(Column::RedeemedAt, Expr::value(millis(now)))
+            .col_expr(Column::GrantId, Expr::value(grant.id))
+            .filter(Column::Id.eq(code_id))
+            .filter(Column::RedeemedAt.is_null())
+            .filter(Column::ExpiresAt.gt(millis(now)))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?
+            .rows_affected;
+        if changed == 0 {
+            txn.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        oauth2_grants::Entity::insert(grant_row(grant).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        oauth2_tokens::insert_all(&txn, tokens).await?;
+        audit::write(&txn, audit).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    /// Deletes up to `limit` codes expired by `by`, redeemed or not.
+    async fn delete_authorization_codes_expired_by(
+        &self,
+        by: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        let expired = Condition::all().add(Column::ExpiresAt.lte(millis(by)));
+        delete_batch::<oauth2_codes::Entity>(self, Column::Id, expired, limit).await
+    }
 }

@@ -20,9 +20,9 @@
 //! spends no nonce and revokes nothing. A revocation is as single-use as any signed
 //! request: its nonce is spent once it verifies, so a replay is `nonce_used`.
 
-use super::access::RevokeTarget;
+use super::HttpRequest;
+use super::records::RevokeTarget;
 use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
-use crate::oauth1::HttpRequest;
 use crate::oauth1::request::form_body_parameters;
 use url::Url;
 use uuid::Uuid;

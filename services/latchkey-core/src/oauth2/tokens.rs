@@ -10,8 +10,8 @@
 //! retries refreshes in parallel therefore loses its grant: that is deliberate, since
 //! the server cannot tell such a retry from a thief racing the client.
 
-use super::oauth2_grant::{IssuedOAuth2Tokens, OAuth2ClientCredentials, OAuth2TokenRequest};
-use super::{Authority, Caller, validate_user_id};
+use super::grant::{IssuedOAuth2Tokens, OAuth2ClientCredentials, OAuth2TokenRequest};
+use crate::authority::{Authority, Caller, validate_user_id};
 use crate::credentials::Role;
 use crate::error::{AuthorityError, AuthorityResult};
 use crate::oauth2::records::{

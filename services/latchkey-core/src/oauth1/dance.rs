@@ -7,16 +7,16 @@
 //! 3. [`Authority::exchange_token`]: request token + verifier yield an access token,
 //!    exactly once, even when many exchanges race.
 
+use super::HttpRequest;
+use super::consumer_rules::{OUT_OF_BAND, check_callback};
+use super::records::{
+    AccessTokenRecord, RequestTokenDecision, RequestTokenRecord, RequestTokenState,
+};
 use super::verify::TokenSecret;
-use super::{Authority, Caller, validate_user_id};
-use crate::consumer::{OUT_OF_BAND, check_callback};
+use crate::authority::{Authority, Caller, UserDecision, validate_user_id};
 use crate::credentials::Role;
 use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
-use crate::oauth1::HttpRequest;
-use crate::records::{
-    AccessTokenRecord, AuditAction, RequestTokenDecision, RequestTokenRecord, RequestTokenState,
-    new_record_id,
-};
+use crate::records::{AuditAction, new_record_id};
 use crate::secret::{TokenHash, new_token_value, new_typable_code};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -65,15 +65,6 @@ pub struct RequestTokenView {
     pub status: RequestTokenStatus,
     /// When it ends.
     pub expires_at: DateTime<Utc>,
-}
-
-/// The user's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserDecision {
-    /// Grant the consumer access.
-    Approve,
-    /// Refuse it.
-    Deny,
 }
 
 /// The outcome of a decision, for the frontend to act on.
@@ -155,7 +146,7 @@ impl Authority {
             verifier_hash: None,
             verifier_failures: 0,
             created_at: now,
-            expires_at: now + self.policy.request_token_ttl,
+            expires_at: now + self.policy.oauth1.request_token_ttl,
             decided_at: None,
         };
         let mut audit = self.audit(
@@ -396,14 +387,18 @@ impl Authority {
             audit.token_id = Some(record.id);
             let failures = self
                 .store
-                .record_verifier_failure(record.id, self.policy.max_verifier_failures, &audit)
+                .record_verifier_failure(
+                    record.id,
+                    self.policy.oauth1.max_verifier_failures,
+                    &audit,
+                )
                 .await?;
-            let detail = if failures >= self.policy.max_verifier_failures {
+            let detail = if failures >= self.policy.oauth1.max_verifier_failures {
                 "wrong oauth_verifier; the request token is now dead".to_owned()
             } else {
                 format!(
                     "wrong oauth_verifier ({failures} of {} allowed)",
-                    self.policy.max_verifier_failures
+                    self.policy.oauth1.max_verifier_failures
                 )
             };
             return Err(AuthorityError::oauth(Problem::TokenRejected, detail));
@@ -413,7 +408,7 @@ impl Authority {
             .user_id
             .clone()
             .ok_or_else(|| Self::internal("approved request token without a user"))?;
-        let ttl = self.policy.access_token_ttl_for(&request.consumer);
+        let ttl = self.policy.oauth1.access_token_ttl_for(&request.consumer);
         let id = new_record_id();
         let token = new_token_value(self.randomness.as_ref());
         let secret = new_token_value(self.randomness.as_ref());

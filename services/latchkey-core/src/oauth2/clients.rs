@@ -2,7 +2,7 @@
 //! secret, delete. A confidential client's secret is generated here, shown once, and
 //! kept only as an argon2 hash; a public client has none and must use PKCE.
 
-use super::{Authority, Caller};
+use crate::authority::{Authority, Caller};
 use crate::credentials::{Role, digest_credential};
 use crate::error::{AuthorityError, AuthorityResult};
 use crate::oauth2::client::{validate_client_id, validate_redirect_uri};

@@ -30,9 +30,11 @@ use crate::connect::SeaStore;
 use crate::convert::millis;
 use crate::entities::nonces;
 use crate::error::{db_err, is_unique_violation};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use latchkey_core::records::NonceRecord;
-use latchkey_core::store::StoreError;
+use latchkey_core::error::StoreError;
+use latchkey_core::oauth1::records::NonceRecord;
+use latchkey_core::oauth1::store::NonceStore;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::{self, PgPool, Postgres};
@@ -341,34 +343,33 @@ async fn spend_one(
     }
 }
 
-pub(crate) async fn use_nonce(
-    store: &SeaStore,
-    nonce: &NonceRecord,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    store.nonce_writer().spend(nonce, now).await
-}
+#[async_trait]
+impl NonceStore for SeaStore {
+    async fn use_nonce(&self, nonce: &NonceRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.nonce_writer().spend(nonce, now).await
+    }
 
-/// Deletes up to `limit` records whose window has passed; the keys come from one range
-/// of the `expires_at` index.
-pub(crate) async fn delete_expired(
-    store: &SeaStore,
-    now: DateTime<Utc>,
-    limit: u64,
-) -> Result<u64, StoreError> {
-    let keys = Query::select()
-        .columns([Column::ConsumerKey, Column::Nonce])
-        .from(nonces::Entity)
-        .and_where(Column::ExpiresAt.lte(millis(now)))
-        .limit(limit)
-        .to_owned();
-    Ok(nonces::Entity::delete_many()
-        .filter(
-            Expr::tuple([Expr::col(Column::ConsumerKey), Expr::col(Column::Nonce)])
-                .in_subquery(keys),
-        )
-        .exec(store.write_connection())
-        .await
-        .map_err(db_err)?
-        .rows_affected)
+    /// Deletes up to `limit` records whose window has passed; the keys come from one range
+    /// of the `expires_at` index.
+    async fn delete_expired_nonces(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        let keys = Query::select()
+            .columns([Column::ConsumerKey, Column::Nonce])
+            .from(nonces::Entity)
+            .and_where(Column::ExpiresAt.lte(millis(now)))
+            .limit(limit)
+            .to_owned();
+        Ok(nonces::Entity::delete_many()
+            .filter(
+                Expr::tuple([Expr::col(Column::ConsumerKey), Expr::col(Column::Nonce)])
+                    .in_subquery(keys),
+            )
+            .exec(self.write_connection())
+            .await
+            .map_err(db_err)?
+            .rows_affected)
+    }
 }

@@ -1,13 +1,14 @@
 //! Consumer administration (Jira's OAuth administration page / application links).
 //! Admin credential for every call.
 
+use super::consumer_rules::{parse_absolute_http_url, validate_consumer_key};
+use super::records::ConsumerRecord;
 use super::verify::consumer_secret_context;
-use super::{Authority, Caller};
-use crate::consumer::{parse_absolute_http_url, validate_consumer_key};
+use crate::authority::{Authority, Caller};
 use crate::credentials::Role;
 use crate::error::{AuthorityError, AuthorityResult};
 use crate::oauth1::{ConsumerPublicKey, SignatureMethod};
-use crate::records::{AuditAction, ConsumerRecord};
+use crate::records::AuditAction;
 use crate::secret::{EncryptedSecret, new_token_value};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -151,7 +152,7 @@ impl Authority {
             .insert_consumer(&consumer, &audit)
             .await
             .map_err(|e| match e {
-                crate::store::StoreError::Conflict(_) => AuthorityError::AlreadyExists {
+                crate::error::StoreError::Conflict(_) => AuthorityError::AlreadyExists {
                     detail: format!("consumer {} already exists", consumer.key),
                 },
                 other => other.into(),
@@ -224,7 +225,8 @@ impl Authority {
         let mut consumer = self.existing_consumer(key).await?;
         let apply_to_issued = changes.apply_to_issued_tokens;
         self.apply_changes(&mut consumer, changes)?;
-        let shorten_to = apply_to_issued.then(|| self.policy.access_token_ttl_for(&consumer));
+        let shorten_to =
+            apply_to_issued.then(|| self.policy.oauth1.access_token_ttl_for(&consumer));
         self.save_consumer(consumer, AuditAction::ConsumerUpdated, shorten_to)
             .await
     }
@@ -413,7 +415,7 @@ impl Authority {
         if seconds == 0 {
             return Ok(None);
         }
-        let max = self.policy.max_access_token_ttl.num_seconds();
+        let max = self.policy.oauth1.max_access_token_ttl.num_seconds();
         i64::try_from(seconds)
             .ok()
             .filter(|s| *s <= max)

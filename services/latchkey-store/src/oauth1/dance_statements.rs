@@ -17,12 +17,13 @@
 //! SQLite has no data-modifying `WITH`; its callers keep the transaction, where a
 //! round trip is a function call.
 
+use super::request_tokens::{ACCESS_TOKEN_TAKEN, REQUEST_TOKEN_TAKEN};
 use crate::convert::millis;
 use crate::entities::{access_tokens, request_tokens};
 use crate::error::{conflict_or_db_err, db_err};
-use crate::request_tokens::{ACCESS_TOKEN_TAKEN, REQUEST_TOKEN_TAKEN};
-use latchkey_core::records::{AuditEvent, RequestTokenState};
-use latchkey_core::store::StoreError;
+use latchkey_core::error::StoreError;
+use latchkey_core::oauth1::records::RequestTokenState;
+use latchkey_core::records::AuditEvent;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 use uuid::Uuid;
 

@@ -7,12 +7,12 @@
 //! and that token's secret, and only then spends the nonce, so a forged request cannot
 //! burn a genuine consumer's nonces.
 
-use super::Authority;
+use super::records::{ConsumerRecord, NonceRecord};
+use crate::authority::Authority;
 use crate::cipher::with_opened;
 use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem, ProblemAdvice};
 use crate::oauth1::signature::{verify_hmac_sha1, verify_plaintext, verify_rsa_sha1};
 use crate::oauth1::{ConsumerPublicKey, HttpRequest, OAuthRequest, SignatureMethod};
-use crate::records::{ConsumerRecord, NonceRecord};
 use crate::secret::EncryptedSecret;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -146,7 +146,7 @@ impl Authority {
             // Only PLAINTEXT may omit it (checked when parsing).
             return Ok(());
         };
-        let window = self.policy.timestamp_window.num_seconds();
+        let window = self.policy.oauth1.timestamp_window.num_seconds();
         let low = now.timestamp() - window;
         let high = now.timestamp() + window;
         let within = timestamp
@@ -242,7 +242,7 @@ impl Authority {
         // until `timestamp + window + 1 s`; from then on it refuses a replay, and the
         // nonce need not be kept longer.
         let expires_at = DateTime::<Utc>::from_timestamp(timestamp, 0)
-            .map(|t| t + self.policy.timestamp_window + chrono::Duration::seconds(1))
+            .map(|t| t + self.policy.oauth1.timestamp_window + chrono::Duration::seconds(1))
             .ok_or_else(|| {
                 AuthorityError::oauth(Problem::TimestampRefused, "oauth_timestamp out of range")
             })?;
