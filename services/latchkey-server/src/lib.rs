@@ -5,6 +5,7 @@
 //! - [`startup`]: builds the [`startup::Application`] from a configuration.
 //! - [`grpc`]: thin translators between `latchkey.v1` and the core.
 //! - [`http`]: Jira's OAuth 1.0a endpoints over HTTP, over the same core.
+//! - [`gate`]: the one credential gate every listener asks who is calling.
 //! - [`scheduler`]: runs the core's sweeper on cron schedules.
 //! - [`operations`], [`call_limit`], [`first_byte`], [`health`], [`metrics`], [`request_id`], [`tls`],
 //!   [`telemetry`]: what operators and the gRPC ecosystem expect around the service
@@ -17,6 +18,7 @@ pub mod call_limit;
 pub mod cli;
 pub mod config;
 pub mod first_byte;
+pub mod gate;
 pub mod grpc;
 pub mod health;
 pub mod http;

@@ -4,6 +4,7 @@
 //! port 0.
 
 use crate::config::{Config, SweeperConfig};
+use crate::gate::CredentialGate;
 use crate::grpc::{AdminService, AuthorityService, Handlers};
 use crate::http::HttpServer;
 use crate::scheduler::SweepScheduler;
@@ -13,7 +14,6 @@ use latchkey_api::v1::token_authority_server::TokenAuthorityServer;
 use latchkey_core::authority::Authority;
 use latchkey_core::cipher::SecretCipher;
 use latchkey_core::clock::{Clock, SystemClock};
-use latchkey_core::credentials::CallerCredentials;
 use latchkey_core::secret::OsRandomness;
 use latchkey_core::sweep::Sweeper;
 use latchkey_store::SeaStore;
@@ -188,7 +188,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     core: Core,
-    credentials: Arc<CallerCredentials>,
+    gate: Arc<CredentialGate>,
     sweeper_config: SweeperConfig,
     http: HttpServer,
     ops: crate::operations::Operations,
@@ -206,11 +206,9 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
         let core = open_core(&config, clock, config.migrate_on_start()).await?;
-        let c = &config.credentials;
-        let credentials = Arc::new(CallerCredentials::new(
-            c.admin_hash.as_deref(),
-            c.frontend_hash.as_deref(),
-            c.service_hash.as_deref(),
+        // The one credential gate, before any listener exists.
+        let gate = Arc::new(CredentialGate::new(
+            &config.credentials,
             core.authority.argon2_pool(),
         )?);
         let address = config.grpc.listen;
@@ -224,13 +222,14 @@ impl Application {
         let pages = WebPages::new(
             &config.web,
             core.authority.clone(),
-            credentials.clone(),
+            gate.clone(),
             &config.public_base_url,
         );
         let http = HttpServer::bind(
             &config.http,
             &config.public_base_url,
             core.authority.clone(),
+            gate.clone(),
             pages,
         )
         .await
@@ -238,14 +237,13 @@ impl Application {
             address: config.http.listen,
             source,
         })?;
-        http.use_caller_credentials(credentials.clone());
         let ops = crate::operations::Operations::build(&config, &core).await?;
         let http = ops.wrap_http(http);
         Ok(Application {
             listener,
             port,
             core,
-            credentials,
+            gate,
             sweeper_config: config.sweeper.clone(),
             http,
             ops,
@@ -291,7 +289,7 @@ impl Application {
         let (relay, stopping) = crate::shutdown::relay(stop);
         let handlers = Handlers::new(
             self.core.authority.clone(),
-            self.credentials.clone(),
+            self.gate.clone(),
             self.ops.metrics(),
         );
         let (routes, health) = self.ops.grpc_routes(

@@ -14,10 +14,10 @@ pub mod status;
 pub use admin::AdminService;
 pub use authority::AuthorityService;
 
+use crate::gate::{CredentialGate, Schemes};
 use crate::metrics::{Metrics, TokenEvent};
 use latchkey_core::AuthorityResult;
 use latchkey_core::authority::{Authority, Caller};
-use latchkey_core::credentials::CallerCredentials;
 use std::sync::Arc;
 use std::time::Instant;
 use tonic::{Request, Response, Status};
@@ -26,7 +26,7 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct Handlers {
     authority: Arc<Authority>,
-    credentials: Arc<CallerCredentials>,
+    gate: Arc<CredentialGate>,
     metrics: Arc<Metrics>,
 }
 
@@ -34,46 +34,36 @@ impl Handlers {
     /// Handlers over one authority.
     pub fn new(
         authority: Arc<Authority>,
-        credentials: Arc<CallerCredentials>,
+        gate: Arc<CredentialGate>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             authority,
-            credentials,
+            gate,
             metrics,
         }
     }
 
-    /// Who is calling, from `authorization: Bearer <credential>`. A missing or wrong
-    /// credential makes an anonymous caller; calls that need a role then refuse it.
-    /// Refused only when a chosen (argon2) credential must be checked and the pool is
-    /// saturated: `RESOURCE_EXHAUSTED`, logged like any refusal.
+    /// Who is calling, from `authorization: Bearer <credential>`, through the one
+    /// credential gate. Refused only when the gate is saturated: `RESOURCE_EXHAUSTED`,
+    /// logged like any refusal.
     async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        let Some(presented) = request
+        let authorization = request
             .metadata()
             .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-        else {
-            return Ok(Caller::ANONYMOUS);
-        };
-        match self.credentials.identify(presented).await {
-            Ok(roles) => Ok(Caller { roles }),
-            Err(refusal) => {
-                let error = latchkey_core::AuthorityError::from(refusal);
+            .and_then(|v| v.to_str().ok());
+        self.gate
+            .caller(authorization, Schemes::Bearer)
+            .await
+            .map_err(|error| {
                 let rpc = request
                     .extensions()
                     .get::<tonic::GrpcMethod>()
                     .map_or("unknown", |method| method.method());
                 let status = status::to_status(&error);
                 tracing::info!(rpc, code = ?status.code(), detail = %error, "rpc");
-                Err(status)
-            }
-        }
+                status
+            })
     }
 }
 

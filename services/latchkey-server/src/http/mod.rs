@@ -31,14 +31,14 @@ pub mod received;
 pub mod response;
 
 use crate::config::HttpConfig;
+use crate::gate::CredentialGate;
 use crate::web::WebPages;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 use latchkey_core::authority::Authority;
-use latchkey_core::credentials::CallerCredentials;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -73,10 +73,8 @@ pub(crate) struct HttpState {
     public_base_url: Arc<str>,
     /// Where `/authorize` sends the browser; `None` when no frontend is configured.
     consent_page_url: Option<Arc<url::Url>>,
-    /// The caller credentials, for OAuth 2.0 introspection by a resource server. Set
-    /// once after binding ([`HttpServer::use_caller_credentials`]), so that `bind`
-    /// keeps its signature.
-    caller_credentials: Arc<OnceLock<Arc<CallerCredentials>>>,
+    /// The credential gate, for OAuth 2.0 introspection by a resource server.
+    gate: Arc<CredentialGate>,
 }
 
 /// The HTTP server, bound to its port, not yet serving.
@@ -85,17 +83,18 @@ pub struct HttpServer {
     port: u16,
     router: Router,
     tls: Option<crate::tls::Tls>,
-    caller_credentials: Arc<OnceLock<Arc<CallerCredentials>>>,
     limits: connections::Limits,
     max_connections: usize,
 }
 
 impl HttpServer {
-    /// Binds `config.listen` and builds the routes over `authority`.
+    /// Binds `config.listen` and builds the routes over `authority`, with `gate`
+    /// for the callers that present Latchkey's own credentials.
     pub async fn bind(
         config: &HttpConfig,
         public_base_url: &str,
         authority: Arc<Authority>,
+        gate: Arc<CredentialGate>,
         pages: WebPages,
     ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(config.listen).await?;
@@ -109,12 +108,11 @@ impl HttpServer {
             .transpose()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
             .map(Arc::new);
-        let caller_credentials = Arc::new(OnceLock::new());
         let state = HttpState {
             authority,
             public_base_url: public_base_url.trim_end_matches('/').into(),
             consent_page_url,
-            caller_credentials: caller_credentials.clone(),
+            gate,
         };
         let router = router(state, config, &pages);
         Ok(HttpServer {
@@ -122,20 +120,12 @@ impl HttpServer {
             port,
             router,
             tls: None,
-            caller_credentials,
             limits: connections::Limits {
                 header_read: Duration::from_secs(config.header_read_timeout_seconds),
                 idle: Duration::from_secs(config.idle_timeout_seconds),
             },
             max_connections: config.max_connections,
         })
-    }
-
-    /// Lets `/oauth2/introspect` accept the service (or admin) credential. Without it,
-    /// only clients may introspect.
-    pub fn use_caller_credentials(&self, credentials: Arc<CallerCredentials>) {
-        // A second call changes nothing: the credentials are fixed at start-up.
-        let _ = self.caller_credentials.set(credentials);
     }
 
     /// The bound port (useful when configured as 0).

@@ -19,6 +19,7 @@
 
 use super::HttpState;
 use super::response::{self, no_store_json};
+use crate::gate;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -26,7 +27,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use latchkey_core::authority::Caller;
 use latchkey_core::oauth2::grant::{OAuth2ClientCredentials, OAuth2TokenRequest};
 use latchkey_core::oauth2::records::OAuth2TokenKind;
 use latchkey_core::oauth2::tokens::{Introspection, Introspector};
@@ -122,8 +122,9 @@ pub async fn introspect(
 ) -> Response {
     observe("oauth2-introspect", async {
         let mut form = Form::parse(&headers, &body)?;
-        let introspector = match bearer(&headers) {
-            Some(presented) => Introspector::Service(state.caller(presented).await?),
+        let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let introspector = match authorization.and_then(gate::bearer) {
+            Some(presented) => Introspector::Service(state.gate.identify(presented).await?),
             None => Introspector::Client(client_credentials(&headers, &mut form)?),
         };
         let answer = state
@@ -194,13 +195,6 @@ impl Form {
     fn take(&mut self, name: &str) -> String {
         self.0.remove(name).unwrap_or_default()
     }
-}
-
-/// The presented `Authorization: Bearer` value, if that is the scheme.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
 }
 
 /// The client's credentials from Basic or from the body, never both.
@@ -281,17 +275,6 @@ async fn observe(
             tracing::info!(endpoint, status, detail = %error, elapsed_ms, "http");
             response
         }
-    }
-}
-
-impl HttpState {
-    /// Who presents `credential`: the roles it holds, or none.
-    async fn caller(&self, credential: &str) -> Result<Caller, AuthorityError> {
-        let Some(credentials) = self.caller_credentials.get() else {
-            return Ok(Caller::ANONYMOUS);
-        };
-        let roles = credentials.identify(credential).await?;
-        Ok(Caller { roles })
     }
 }
 

@@ -28,6 +28,7 @@ pub mod settings;
 
 pub use settings::WebConfig;
 
+use crate::gate::CredentialGate;
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -36,7 +37,7 @@ use axum::routing::{get, post};
 use csrf::FormGuard;
 use latchkey_core::authority::UserDecision;
 use latchkey_core::authority::{Authority, Caller};
-use latchkey_core::credentials::{CallerCredentials, Role, Roles};
+use latchkey_core::credentials::{Role, Roles};
 use latchkey_core::error::AuthorityError;
 use page::{Frame, PageError};
 use session::{SignIn, Viewer};
@@ -119,7 +120,7 @@ impl WebPages {
     pub fn new(
         config: &WebConfig,
         authority: Arc<Authority>,
-        credentials: Arc<CallerCredentials>,
+        gate: Arc<CredentialGate>,
         public_base_url: &str,
     ) -> Self {
         if let Some(user) = &config.development_user {
@@ -136,7 +137,7 @@ impl WebPages {
         Self {
             pages: Pages {
                 authority,
-                sign_in: SignIn::new(config, credentials),
+                sign_in: SignIn::new(config, gate),
                 forms,
                 authorizations_page: config.authorizations_page,
                 admin_pages: config.admin_pages,

@@ -8,11 +8,10 @@
 
 use super::page::PageError;
 use super::settings::WebConfig;
+use crate::gate::{CredentialGate, Schemes};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use latchkey_core::credentials::{CallerCredentials, Role};
+use latchkey_core::credentials::Role;
 use std::sync::Arc;
 
 /// How this server knows who is signed in.
@@ -22,7 +21,7 @@ pub struct SignIn {
     groups_header: Option<axum::http::HeaderName>,
     admin_group: Option<String>,
     development_user: Option<String>,
-    credentials: Arc<CallerCredentials>,
+    gate: Arc<CredentialGate>,
 }
 
 /// The person behind one request.
@@ -37,7 +36,7 @@ pub struct Viewer {
 impl SignIn {
     /// From validated settings; a header name that does not parse counts as unset
     /// (validation has refused it already).
-    pub fn new(config: &WebConfig, credentials: Arc<CallerCredentials>) -> Self {
+    pub fn new(config: &WebConfig, gate: Arc<CredentialGate>) -> Self {
         let header = |name: &Option<String>| {
             name.as_deref()
                 .and_then(|n| axum::http::HeaderName::from_bytes(n.as_bytes()).ok())
@@ -47,7 +46,7 @@ impl SignIn {
             groups_header: header(&config.groups_header),
             admin_group: config.admin_group.clone(),
             development_user: config.development_user.clone(),
-            credentials,
+            gate,
         }
     }
 
@@ -106,52 +105,11 @@ impl SignIn {
     }
 
     async fn holds_admin_credential(&self, headers: &HeaderMap) -> Result<bool, PageError> {
-        let Some(presented) = presented_credential(headers) else {
-            return Ok(false);
-        };
-        let roles = self
-            .credentials
-            .identify(&presented)
-            .await
-            .map_err(latchkey_core::AuthorityError::from)?;
-        Ok(roles.contains(Role::Admin))
-    }
-}
-
-/// The credential in `Authorization`: a bearer token, or the password of HTTP Basic
-/// (the user name is ignored), which is what a browser's own prompt sends.
-fn presented_credential(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = value.split_once(' ')?;
-    if scheme.eq_ignore_ascii_case("bearer") {
-        return Some(rest.trim().to_owned());
-    }
-    if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = String::from_utf8(STANDARD.decode(rest.trim()).ok()?).ok()?;
-        let (_, password) = decoded.split_once(':')?;
-        return Some(password.to_owned());
-    }
-    None
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn the_credential_comes_from_bearer_or_the_basic_password() {
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
-        assert_eq!(presented_credential(&headers).unwrap(), "abc");
-        let basic = format!("Basic {}", STANDARD.encode("anyone:s3cret:with:colons"));
-        headers.insert(AUTHORIZATION, HeaderValue::from_str(&basic).unwrap());
-        assert_eq!(
-            presented_credential(&headers).unwrap(),
-            "s3cret:with:colons"
-        );
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Digest x"));
-        assert!(presented_credential(&headers).is_none());
+        let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let caller = self
+            .gate
+            .caller(authorization, Schemes::BearerOrBasicPassword)
+            .await?;
+        Ok(caller.roles.contains(Role::Admin))
     }
 }
