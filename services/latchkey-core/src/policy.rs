@@ -1,8 +1,55 @@
 //! The policy the authority enforces: what both protocols share, and each protocol's
 //! own lifetimes and limits ([`crate::oauth1::policy`], [`crate::oauth2::policy`]).
+//!
+//! Every default and every bound is defined here, once: the server's configuration
+//! starts from these defaults and asks [`Policy::check`] whether a value is allowed.
 
 use crate::oauth1::policy::OAuth1Policy;
 use crate::oauth2::policy::OAuth2Policy;
+use chrono::Duration;
+
+/// No lifetime or retention may be longer: past a century, a value is a typo.
+pub const LONGEST_LIFETIME: Duration = Duration::days(100 * 365);
+
+/// A policy value out of its bounds, naming the value as the policy does (`section`
+/// is `oauth1`, `oauth2` or `sweeper`; `field` the field of its policy struct).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{section}.{field}: {rule}")]
+pub struct PolicyError {
+    /// Whose policy: `oauth1`, `oauth2` or `sweeper`.
+    pub section: &'static str,
+    /// The field.
+    pub field: &'static str,
+    /// Whether the field is a duration (configured in whole seconds).
+    pub is_duration: bool,
+    /// The bound it broke, in words.
+    pub rule: String,
+}
+
+/// Refuses `value` unless it is above zero and at most `most` (named `most_name`).
+pub(crate) fn check_lifetime(
+    section: &'static str,
+    field: &'static str,
+    value: Duration,
+    (most_name, most): (&str, Duration),
+) -> Result<(), PolicyError> {
+    if value > Duration::zero() && value <= most {
+        return Ok(());
+    }
+    Err(PolicyError {
+        section,
+        field,
+        is_duration: true,
+        rule: format!(
+            "must be above 0 and at most {most_name} ({} seconds), not {} seconds",
+            most.num_seconds(),
+            value.num_seconds()
+        ),
+    })
+}
+
+/// [`LONGEST_LIFETIME`], named for [`check_lifetime`].
+pub(crate) const A_CENTURY: (&str, Duration) = ("a century", LONGEST_LIFETIME);
 
 /// Everything the authority is configured with.
 #[derive(Debug, Clone)]
@@ -17,6 +64,14 @@ pub struct Policy {
     pub oauth2: OAuth2Policy,
 }
 
+impl Policy {
+    /// Refuses values outside the bounds each protocol sets.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        self.oauth1.check()?;
+        self.oauth2.check()
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Self {
@@ -25,5 +80,47 @@ impl Default for Policy {
             oauth1: OAuth1Policy::default(),
             oauth2: OAuth2Policy::default(),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::sweep::SweepSettings;
+
+    #[test]
+    fn the_defaults_are_within_their_own_bounds() {
+        assert_eq!(Policy::default().check(), Ok(()));
+        assert_eq!(SweepSettings::default().check(), Ok(()));
+    }
+
+    #[test]
+    fn a_value_out_of_bounds_is_refused_naming_its_field() {
+        let mut policy = Policy::default();
+        policy.oauth1.default_access_token_ttl =
+            policy.oauth1.max_access_token_ttl + Duration::seconds(1);
+        let error = policy.check().unwrap_err();
+        assert_eq!(
+            (error.section, error.field),
+            ("oauth1", "default_access_token_ttl")
+        );
+        assert!(error.is_duration);
+
+        let mut policy = Policy::default();
+        policy.oauth2.code_ttl = Duration::minutes(11);
+        assert_eq!(policy.check().unwrap_err().field, "code_ttl");
+
+        let mut policy = Policy::default();
+        policy.oauth1.max_verifier_failures = 0;
+        let error = policy.check().unwrap_err();
+        assert_eq!(error.field, "max_verifier_failures");
+        assert!(!error.is_duration);
+
+        let sweep = SweepSettings {
+            batch_size: 0,
+            ..SweepSettings::default()
+        };
+        assert_eq!(sweep.check().unwrap_err().field, "batch_size");
     }
 }

@@ -36,7 +36,7 @@
 use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::oauth1::records::EndedAccessTokens;
-use crate::policy::Policy;
+use crate::policy::{LONGEST_LIFETIME, Policy, PolicyError};
 use crate::store::{Store, SweepJob};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::sync::Arc;
@@ -61,6 +61,42 @@ impl Default for SweepSettings {
             request_token_retention: Duration::hours(1),
             access_token_retention: Duration::days(7),
         }
+    }
+}
+
+/// The largest delete batch: each batch is one transaction, and past this one would
+/// hold locks long enough to stall validation.
+pub const MAX_BATCH_SIZE: u64 = 100_000;
+
+impl SweepSettings {
+    /// Refuses a batch size outside 1..=[`MAX_BATCH_SIZE`] or a retention longer than
+    /// [`LONGEST_LIFETIME`].
+    pub fn check(&self) -> Result<(), PolicyError> {
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            return Err(PolicyError {
+                section: "sweeper",
+                field: "batch_size",
+                is_duration: false,
+                rule: format!("must be between 1 and {MAX_BATCH_SIZE}"),
+            });
+        }
+        for (field, retention) in [
+            ("request_token_retention", self.request_token_retention),
+            ("access_token_retention", self.access_token_retention),
+        ] {
+            if retention < Duration::zero() || retention > LONGEST_LIFETIME {
+                return Err(PolicyError {
+                    section: "sweeper",
+                    field,
+                    is_duration: true,
+                    rule: format!(
+                        "must be at most a century ({} seconds)",
+                        LONGEST_LIFETIME.num_seconds()
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use latchkey_core::oauth1::policy::OAuth1Policy;
+use latchkey_core::oauth2::policy::OAuth2Policy;
 use latchkey_core::policy::Policy;
 use latchkey_core::sweep::SweepSettings;
 use secrecy::SecretString;
@@ -204,44 +205,40 @@ pub struct OAuth2Config {
 }
 
 impl Default for OAuth2Config {
+    /// The core's defaults ([`OAuth2Policy::default`]), in seconds.
     fn default() -> Self {
+        let p = OAuth2Policy::default();
         Self {
-            code_ttl_seconds: 60,
-            access_token_ttl_seconds: 3600,
-            refresh_token_idle_seconds: 90 * 24 * 3600,
-            refresh_token_max_seconds: 365 * 24 * 3600,
-            allow_plain_pkce: false,
+            code_ttl_seconds: whole_seconds(p.code_ttl),
+            access_token_ttl_seconds: whole_seconds(p.access_token_ttl),
+            refresh_token_idle_seconds: whole_seconds(p.refresh_token_idle),
+            refresh_token_max_seconds: whole_seconds(p.refresh_token_max),
+            allow_plain_pkce: p.allow_plain_pkce,
+        }
+    }
+}
+
+impl Default for OAuth1Config {
+    /// The core's defaults ([`OAuth1Policy::default`]), in seconds.
+    fn default() -> Self {
+        let p = OAuth1Policy::default();
+        Self {
+            request_token_ttl_seconds: u32::try_from(whole_seconds(p.request_token_ttl))
+                .unwrap_or(u32::MAX),
+            default_access_token_ttl_seconds: whole_seconds(p.default_access_token_ttl),
+            max_access_token_ttl_seconds: whole_seconds(p.max_access_token_ttl),
+            access_token_idle_timeout_seconds: p.access_token_idle_timeout.map(whole_seconds),
+            timestamp_window_seconds: u32::try_from(whole_seconds(p.timestamp_window))
+                .unwrap_or(u32::MAX),
+            max_verifier_failures: p.max_verifier_failures,
         }
     }
 }
 
 impl OAuth2Config {
-    fn validate(&self) -> Result<(), ConfigError> {
-        const CENTURY: u64 = 100 * 365 * 24 * 3600;
-        let most = latchkey_core::oauth2::policy::MAX_CODE_TTL.num_seconds();
-        if !(1..=most).contains(&i64::try_from(self.code_ttl_seconds).unwrap_or(i64::MAX)) {
-            return Err(ConfigError::Invalid(
-                "oauth2.code_ttl_seconds must be between 1 and 600".into(),
-            ));
-        }
-        let lifetimes = [
-            self.access_token_ttl_seconds,
-            self.refresh_token_idle_seconds,
-            self.refresh_token_max_seconds,
-        ];
-        if lifetimes.iter().any(|s| *s == 0 || *s > CENTURY)
-            || self.refresh_token_idle_seconds > self.refresh_token_max_seconds
-        {
-            return Err(ConfigError::Invalid(
-                "oauth2 lifetimes must be above 0 and below a century, and refresh_token_idle_seconds at most refresh_token_max_seconds".into(),
-            ));
-        }
-        Ok(())
-    }
-
     /// The core's OAuth 2.0 policy.
-    pub fn policy(&self) -> latchkey_core::oauth2::policy::OAuth2Policy {
-        latchkey_core::oauth2::policy::OAuth2Policy {
+    pub fn policy(&self) -> OAuth2Policy {
+        OAuth2Policy {
             code_ttl: seconds(self.code_ttl_seconds),
             access_token_ttl: seconds(self.access_token_ttl_seconds),
             refresh_token_idle: seconds(self.refresh_token_idle_seconds),
@@ -299,6 +296,7 @@ pub enum LogFormat {
 impl Default for Config {
     fn default() -> Self {
         let policy = Policy::default();
+        let sweep = SweepSettings::default();
         Self {
             grpc: GrpcConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
@@ -331,23 +329,16 @@ impl Default for Config {
             },
             encryption: EncryptionConfig::default(),
             credentials: CredentialsConfig::default(),
-            oauth1: OAuth1Config {
-                request_token_ttl_seconds: 600,
-                default_access_token_ttl_seconds: 7 * 24 * 3600,
-                max_access_token_ttl_seconds: 5 * 365 * 24 * 3600,
-                access_token_idle_timeout_seconds: None,
-                timestamp_window_seconds: 300,
-                max_verifier_failures: 3,
-            },
+            oauth1: OAuth1Config::default(),
             oauth2: OAuth2Config::default(),
             sweeper: SweeperConfig {
                 enabled: true,
                 nonces_schedule: "0 * * * * *".into(),
                 request_tokens_schedule: "20 * * * * *".into(),
                 access_tokens_schedule: "40 */5 * * * *".into(),
-                batch_size: 1000,
-                request_token_retention_seconds: 3600,
-                access_token_retention_seconds: 7 * 24 * 3600,
+                batch_size: sweep.batch_size,
+                request_token_retention_seconds: whole_seconds(sweep.request_token_retention),
+                access_token_retention_seconds: whole_seconds(sweep.access_token_retention),
             },
             log: LogConfig {
                 format: LogFormat::Text,
@@ -476,37 +467,14 @@ impl Config {
         self.grpc.validate()?;
         self.tls.validate()?;
         self.health.validate()?;
-        self.oauth2.validate()?;
-        let o = &self.oauth1;
-        if o.request_token_ttl_seconds == 0
-            || o.timestamp_window_seconds == 0
-            || o.max_verifier_failures == 0
-        {
-            return Err(ConfigError::Invalid(
-                "oauth1 lifetimes, window and verifier failures must be above 0".into(),
-            ));
-        }
-        if o.default_access_token_ttl_seconds == 0
-            || o.default_access_token_ttl_seconds > o.max_access_token_ttl_seconds
-        {
-            return Err(ConfigError::Invalid(
-                "oauth1.default_access_token_ttl_seconds must be above 0 and at most max_access_token_ttl_seconds".into(),
-            ));
-        }
-        if i64::try_from(o.max_access_token_ttl_seconds).map_or(true, |s| s > 100 * 365 * 24 * 3600)
-        {
-            return Err(ConfigError::Invalid(
-                "oauth1.max_access_token_ttl_seconds is above 100 years".into(),
-            ));
-        }
-        if o.access_token_idle_timeout_seconds == Some(0)
-            || o.access_token_idle_timeout_seconds
-                .is_some_and(|idle| idle > o.max_access_token_ttl_seconds)
-        {
-            return Err(ConfigError::Invalid(
-                "oauth1.access_token_idle_timeout_seconds must be above 0 and at most max_access_token_ttl_seconds (leave it unset for none)".into(),
-            ));
-        }
+        // Lifetimes, limits and retention: the core's bounds.
+        self.policy()
+            .check()
+            .and_then(|()| self.sweep_settings().check())
+            .map_err(|e| {
+                let unit = if e.is_duration { "_seconds" } else { "" };
+                ConfigError::Invalid(format!("{}.{}{unit}: {}", e.section, e.field, e.rule))
+            })?;
         self.sweeper.validate()?;
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
@@ -576,31 +544,25 @@ impl Config {
     }
 }
 
-/// Whole seconds as a duration; configuration values are range-checked on load.
+/// Whole seconds as a duration; configuration values are range-checked on load (a
+/// value too large for a duration becomes the largest, which the check refuses).
 fn seconds(s: u64) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000))
+    i64::try_from(s)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .unwrap_or(chrono::Duration::MAX)
 }
 
-/// The longest retention accepted: retention beyond a century is a typo.
-const MAX_RETENTION_SECONDS: u64 = 100 * 365 * 24 * 3600;
+/// A duration as whole seconds, for the configuration's defaults.
+fn whole_seconds(d: chrono::Duration) -> u64 {
+    u64::try_from(d.num_seconds()).unwrap_or(0)
+}
 
 impl SweeperConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         for (key, schedule) in self.schedules() {
             crate::scheduler::check_schedule(schedule)
                 .map_err(|e| ConfigError::Invalid(format!("sweeper.{key}: {e}")))?;
-        }
-        if self.batch_size == 0 || self.batch_size > 100_000 {
-            return Err(ConfigError::Invalid(
-                "sweeper.batch_size must be between 1 and 100000".into(),
-            ));
-        }
-        if self.request_token_retention_seconds > MAX_RETENTION_SECONDS
-            || self.access_token_retention_seconds > MAX_RETENTION_SECONDS
-        {
-            return Err(ConfigError::Invalid(
-                "sweeper retention is above 100 years".into(),
-            ));
         }
         Ok(())
     }

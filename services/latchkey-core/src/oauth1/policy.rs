@@ -13,6 +13,7 @@
 //!   to tokens already issued.
 
 use super::records::{ConsumerRecord, TokenTimes};
+use crate::policy::{A_CENTURY, PolicyError, check_lifetime};
 use chrono::{DateTime, Duration, Utc};
 
 /// With no idle timeout in force, a token's last use is recorded at most this often,
@@ -61,6 +62,40 @@ pub enum AccessTokenEnd {
 }
 
 impl OAuth1Policy {
+    /// Refuses values outside their bounds: every lifetime above 0; the maximum
+    /// access-token lifetime at most [`crate::policy::LONGEST_LIFETIME`]; the default lifetime and the
+    /// idle timeout at most that maximum; at least one verifier attempt.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        let most = ("max_access_token_ttl", self.max_access_token_ttl);
+        let s = "oauth1";
+        check_lifetime(s, "request_token_ttl", self.request_token_ttl, A_CENTURY)?;
+        check_lifetime(s, "timestamp_window", self.timestamp_window, A_CENTURY)?;
+        check_lifetime(
+            s,
+            "max_access_token_ttl",
+            self.max_access_token_ttl,
+            A_CENTURY,
+        )?;
+        check_lifetime(
+            s,
+            "default_access_token_ttl",
+            self.default_access_token_ttl,
+            most,
+        )?;
+        if let Some(idle) = self.access_token_idle_timeout {
+            check_lifetime(s, "access_token_idle_timeout", idle, most)?;
+        }
+        if self.max_verifier_failures == 0 {
+            return Err(PolicyError {
+                section: s,
+                field: "max_verifier_failures",
+                is_duration: false,
+                rule: "must be above 0".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// The lifetime of a consumer's new access tokens: its own, else the default, never
     /// above the maximum.
     pub fn access_token_ttl_for(&self, consumer: &ConsumerRecord) -> Duration {

@@ -7,6 +7,7 @@
 //!   absolute end, `refresh_token_max` after the code was redeemed (365 days).
 
 use super::records::OAuth2ClientRecord;
+use crate::policy::{A_CENTURY, PolicyError, check_lifetime};
 use chrono::Duration;
 
 /// The longest a code may live.
@@ -40,6 +41,18 @@ impl Default for OAuth2Policy {
 }
 
 impl OAuth2Policy {
+    /// Refuses values outside their bounds: a code lives at most [`MAX_CODE_TTL`];
+    /// other lifetimes are above 0 and at most [`crate::policy::LONGEST_LIFETIME`], and a refresh
+    /// token's idle timeout at most its absolute lifetime.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        let s = "oauth2";
+        check_lifetime(s, "code_ttl", self.code_ttl, ("10 minutes", MAX_CODE_TTL))?;
+        check_lifetime(s, "access_token_ttl", self.access_token_ttl, A_CENTURY)?;
+        check_lifetime(s, "refresh_token_max", self.refresh_token_max, A_CENTURY)?;
+        let most = ("refresh_token_max", self.refresh_token_max);
+        check_lifetime(s, "refresh_token_idle", self.refresh_token_idle, most)
+    }
+
     /// The access-token lifetime for `client`.
     pub fn access_token_ttl_for(&self, client: &OAuth2ClientRecord) -> Duration {
         client
