@@ -2,7 +2,8 @@
 //!
 //! They mirror the migrations but are never used by them (migrations are history;
 //! these are the present). Times are `i64` milliseconds since the Unix epoch and
-//! secrets are sealed bytes; [`crate::convert`] turns rows into the core's records.
+//! secrets are sealed bytes; `oauth1::rows` and each OAuth 2.0 table module turn rows
+//! into the core's records.
 //! Entities carry no behaviour: no entity saves itself.
 
 pub mod access_tokens;
