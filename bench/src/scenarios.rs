@@ -146,7 +146,9 @@ pub async fn register_hmac(channel: &Channel, key: &str) -> anyhow::Result<TestC
             pb::RegisterConsumerRequest {
                 key: key.into(),
                 name: format!("Bench {key}"),
-                generate_shared_secret: true,
+                secret: Some(pb::register_consumer_request::Secret::GenerateSharedSecret(
+                    true,
+                )),
                 ..Default::default()
             },
             ADMIN,

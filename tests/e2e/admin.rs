@@ -17,7 +17,9 @@ fn register(key: &str) -> pb::RegisterConsumerRequest {
     pb::RegisterConsumerRequest {
         key: key.into(),
         name: format!("{key} name"),
-        generate_shared_secret: true,
+        secret: Some(pb::register_consumer_request::Secret::GenerateSharedSecret(
+            true,
+        )),
         ..Default::default()
     }
 }
@@ -206,14 +208,34 @@ async fn bad_consumer_registrations_are_refused_with_the_field_named(app: &TestA
         (
             pb::RegisterConsumerRequest {
                 public_key: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----".into(),
-                generate_shared_secret: false,
+                secret: None,
+                ..register("x")
+            },
+            "public_key",
+        ),
+        // No public key and no shared secret: the secret left out, given empty, or
+        // not to be generated.
+        (
+            pb::RegisterConsumerRequest {
+                secret: None,
                 ..register("x")
             },
             "public_key",
         ),
         (
             pb::RegisterConsumerRequest {
-                generate_shared_secret: false,
+                secret: Some(pb::register_consumer_request::Secret::SharedSecret(
+                    String::new(),
+                )),
+                ..register("x")
+            },
+            "public_key",
+        ),
+        (
+            pb::RegisterConsumerRequest {
+                secret: Some(pb::register_consumer_request::Secret::GenerateSharedSecret(
+                    false,
+                )),
                 ..register("x")
             },
             "public_key",
@@ -234,13 +256,6 @@ async fn bad_consumer_registrations_are_refused_with_the_field_named(app: &TestA
                 ..register("x")
             },
             "token_policy",
-        ),
-        (
-            pb::RegisterConsumerRequest {
-                shared_secret: "given".into(),
-                ..register("x")
-            },
-            "shared_secret",
         ),
     ];
     for (request, field) in cases {

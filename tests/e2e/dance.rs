@@ -257,7 +257,9 @@ async fn plaintext_is_accepted_over_https_for_a_consumer_that_allows_it(app: &Te
         pb::RegisterConsumerRequest {
             key: "plain".into(),
             name: "Plain".into(),
-            shared_secret: "plain-s3cret_1.0~".into(),
+            secret: Some(pb::register_consumer_request::Secret::SharedSecret(
+                "plain-s3cret_1.0~".into(),
+            )),
             signature_methods: vec![pb::SignatureMethod::Plaintext as i32],
             ..Default::default()
         },
@@ -350,7 +352,9 @@ async fn a_callback_outside_the_registered_one_is_refused(app: &TestApp) {
             key: "strict".into(),
             name: "Strict".into(),
             callback_url: "https://app.example.com/cb".into(),
-            generate_shared_secret: true,
+            secret: Some(pb::register_consumer_request::Secret::GenerateSharedSecret(
+                true,
+            )),
             ..Default::default()
         },
     )
@@ -386,7 +390,9 @@ async fn a_callback_that_leaves_the_registered_path_once_decoded_is_refused(app:
             key: "decoded".into(),
             name: "Decoded".into(),
             callback_url: "https://app.example.com/cb".into(),
-            generate_shared_secret: true,
+            secret: Some(pb::register_consumer_request::Secret::GenerateSharedSecret(
+                true,
+            )),
             ..Default::default()
         },
     )

@@ -316,7 +316,9 @@ async fn a_consumer_name_with_a_script_tag_is_shown_as_text(app: &TestApp) {
             key: "web-xss".into(),
             name: "<script>alert(1)</script> & co".into(),
             description: "\"><img src=x onerror=alert(2)>".into(),
-            generate_shared_secret: true,
+            secret: Some(pb::register_consumer_request::Secret::GenerateSharedSecret(
+                true,
+            )),
             ..Default::default()
         },
     )

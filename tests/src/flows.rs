@@ -22,7 +22,9 @@ pub async fn hmac_consumer_with_policy(
                 key: key.into(),
                 name: format!("{key} app"),
                 description: "A test consumer".into(),
-                generate_shared_secret: true,
+                secret: Some(pb::register_consumer_request::Secret::GenerateSharedSecret(
+                    true,
+                )),
                 token_policy,
                 ..Default::default()
             },

@@ -4,7 +4,6 @@ use super::convert::{consumer, signature_methods};
 use super::{Handlers, oauth2, observe};
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::consumer_admin_server::ConsumerAdmin;
-use latchkey_core::AuthorityError;
 use latchkey_core::oauth1::consumers::{ConsumerChanges, ConsumerDraft, SharedSecretChoice};
 use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
@@ -17,6 +16,21 @@ fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// What a registration asks for its shared secret. An empty secret and a `false`
+/// request to generate one both mean none, as an unset field does.
+fn shared_secret(secret: Option<pb::register_consumer_request::Secret>) -> SharedSecretChoice {
+    use pb::register_consumer_request::Secret;
+    match secret {
+        Some(Secret::SharedSecret(given)) if !given.is_empty() => {
+            SharedSecretChoice::Given(SecretString::from(given))
+        }
+        Some(Secret::GenerateSharedSecret(true)) => SharedSecretChoice::Generate,
+        Some(Secret::SharedSecret(_) | Secret::GenerateSharedSecret(false)) | None => {
+            SharedSecretChoice::None
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl ConsumerAdmin for AdminService {
     async fn register_consumer(
@@ -26,29 +40,13 @@ impl ConsumerAdmin for AdminService {
         let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "RegisterConsumer", async {
-            let shared_secret = match (
-                message.shared_secret.is_empty(),
-                message.generate_shared_secret,
-            ) {
-                (true, false) => SharedSecretChoice::None,
-                (false, false) => {
-                    SharedSecretChoice::Given(SecretString::from(message.shared_secret))
-                }
-                (true, true) => SharedSecretChoice::Generate,
-                (false, true) => {
-                    return Err(AuthorityError::invalid(
-                        "shared_secret",
-                        "give a shared secret or ask for one to be generated, not both",
-                    ));
-                }
-            };
             let draft = ConsumerDraft {
                 key: message.key,
                 name: message.name,
                 description: message.description,
                 callback_url: non_empty(message.callback_url),
                 public_key: non_empty(message.public_key),
-                shared_secret,
+                shared_secret: shared_secret(message.secret),
                 signature_methods: signature_methods(&message.signature_methods)?,
                 access_token_ttl_seconds: message.token_policy.map(|p| p.access_token_ttl_seconds),
                 access_token_idle_seconds: message.token_policy.map(|p| p.idle_timeout_seconds),
