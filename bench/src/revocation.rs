@@ -76,8 +76,9 @@ pub async fn measure(first: &Channel, second: &Channel, samples: usize) -> anyho
 
         let bearer = scenarios::oauth2_access_token(first, &client).await?;
         let validate = || pb::ValidateAccessRequest {
-            bearer_token: bearer.clone(),
-            ..Default::default()
+            request: Some(pb::validate_access_request::Request::BearerToken(
+                bearer.clone(),
+            )),
         };
         validator
             .validate_access(validate())

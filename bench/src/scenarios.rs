@@ -110,8 +110,9 @@ impl Caller for BearerValidation {
     async fn call(&self, channel: Channel, _: u64) -> Result<(), tonic::Status> {
         TokenAuthorityClient::new(channel)
             .validate_access(pb::ValidateAccessRequest {
-                bearer_token: self.access_token.clone(),
-                ..Default::default()
+                request: Some(pb::validate_access_request::Request::BearerToken(
+                    self.access_token.clone(),
+                )),
             })
             .await
             .map(drop)
@@ -291,18 +292,19 @@ pub async fn oauth2_access_token(
     let approved = authority
         .authorize(with_credential(
             pb::AuthorizeRequest {
+                request: Some(pb::authorize_request::Request::Oauth2(
+                    pb::OAuth2AuthorizationRequest {
+                        response_type: "code".into(),
+                        client_id: client.client_id.clone(),
+                        redirect_uri: redirect_uri.into(),
+                        scope: "read".into(),
+                        state: "bench".into(),
+                        code_challenge: s256_challenge(&verifier),
+                        code_challenge_method: "S256".into(),
+                    },
+                )),
                 user_id: "bench-user".into(),
                 decision: pb::Decision::Approve as i32,
-                oauth2: Some(pb::OAuth2AuthorizationRequest {
-                    response_type: "code".into(),
-                    client_id: client.client_id.clone(),
-                    redirect_uri: redirect_uri.into(),
-                    scope: "read".into(),
-                    state: "bench".into(),
-                    code_challenge: s256_challenge(&verifier),
-                    code_challenge_method: "S256".into(),
-                }),
-                ..Default::default()
             },
             FRONTEND,
         )?)
@@ -311,20 +313,23 @@ pub async fn oauth2_access_token(
     let code = url_param(&approved.redirect_url, "code").context("no code in the redirect")?;
     let tokens = authority
         .exchange_token(pb::ExchangeTokenRequest {
-            oauth2: Some(pb::OAuth2TokenRequest {
-                grant_type: "authorization_code".into(),
-                code,
-                redirect_uri: redirect_uri.into(),
-                code_verifier: verifier,
-                client: Some(client.clone()),
-                ..Default::default()
-            }),
-            ..Default::default()
+            request: Some(pb::exchange_token_request::Request::Oauth2(
+                pb::OAuth2TokenRequest {
+                    grant_type: "authorization_code".into(),
+                    code,
+                    redirect_uri: redirect_uri.into(),
+                    code_verifier: verifier,
+                    client: Some(client.clone()),
+                    ..Default::default()
+                },
+            )),
         })
         .await?
         .into_inner()
-        .oauth2
-        .context("no OAuth 2.0 tokens")?;
+        .issued;
+    let Some(pb::exchange_token_response::Issued::Oauth2(tokens)) = tokens else {
+        anyhow::bail!("no OAuth 2.0 tokens");
+    };
     Ok(tokens.access_token)
 }
 
@@ -339,7 +344,7 @@ fn url_param(url: &str, name: &str) -> Option<String> {
 pub async fn dance(
     channel: &Channel,
     consumer: &TestConsumer,
-) -> Result<pb::ExchangeTokenResponse, tonic::Status> {
+) -> Result<pb::OAuth1AccessToken, tonic::Status> {
     let mut authority = TokenAuthorityClient::new(channel.clone());
     let issued = authority
         .issue_request_token(consumer.request_token("https://app.example.com/cb"))
@@ -347,19 +352,22 @@ pub async fn dance(
         .into_inner();
     let approve = with_credential(
         pb::AuthorizeRequest {
-            token: issued.token.clone(),
+            request: Some(pb::authorize_request::Request::Token(issued.token.clone())),
             user_id: "bench-user".into(),
             decision: pb::Decision::Approve as i32,
-            ..Default::default()
         },
         FRONTEND,
     )
     .map_err(|error| tonic::Status::internal(error.to_string()))?;
     let approved = authority.authorize(approve).await?.into_inner();
-    Ok(authority
+    let exchanged = authority
         .exchange_token(consumer.exchange(&issued.token, &issued.token_secret, &approved.verifier))
         .await?
-        .into_inner())
+        .into_inner();
+    match exchanged.issued {
+        Some(pb::exchange_token_response::Issued::Oauth1(access)) => Ok(access),
+        _ => Err(tonic::Status::internal("no OAuth 1.0a access token")),
+    }
 }
 
 /// The raw cost of one RSA-SHA1 PKCS#1 v1.5 verification with the fixture's 2048-bit
@@ -442,10 +450,11 @@ pub fn raw_hmac_parse_and_verify(iterations: u32) -> anyhow::Result<std::time::D
     use latchkey_core::oauth1::{HttpRequest, OAuthRequest};
     let (consumer_secret, token, token_secret) = ("consumer-secret", "token", "token-secret");
     let consumer = consumer(HMAC_CONSUMER, Signer::HmacSha1(consumer_secret.into()));
-    let signed = consumer
-        .resource(token, token_secret)
-        .request
-        .context("a signed request")?;
+    let Some(pb::validate_access_request::Request::Signed(signed)) =
+        consumer.resource(token, token_secret).request
+    else {
+        anyhow::bail!("no signed request");
+    };
     let http = HttpRequest {
         method: &signed.method,
         url: &signed.url,

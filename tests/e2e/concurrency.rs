@@ -62,10 +62,9 @@ async fn ten_concurrent_decisions_on_one_request_token_record_one(app: &TestApp)
                 client
                     .authorize(with_credential(
                         pb::AuthorizeRequest {
-                            token,
+                            request: Some(pb::authorize_request::Request::Token(token)),
                             user_id: format!("user-{i}"),
                             decision: decision as i32,
-                            ..Default::default()
                         },
                         FRONTEND,
                     ))

@@ -5,7 +5,8 @@ use latchkey_server::http::REQUEST_TOKEN_PATH;
 use latchkey_tests::app::{ADMIN, FRONTEND, with_credential};
 use latchkey_tests::consumer::{Extras, REQUEST_TOKEN_URL, Signer, TestConsumer};
 use latchkey_tests::flows::{
-    decide, describe, grants, hmac_consumer, register, request_token, rsa_consumer,
+    decide, describe, grants, hmac_consumer, oauth1_access_token, register, request_token,
+    rsa_consumer,
 };
 use latchkey_tests::http::send_signed;
 use latchkey_tests::{TestApp, assert_problem};
@@ -65,11 +66,17 @@ async fn the_whole_dance_with_hmac_sha1_ends_in_a_token_that_fails_once_revoked(
     let described = describe(app, &issued.token).await;
     assert_eq!(described.state(), pb::RequestTokenState::Approved);
 
-    let access = client
-        .exchange_token(consumer.exchange(&issued.token, &issued.token_secret, &approved.verifier))
-        .await
-        .unwrap()
-        .into_inner();
+    let access = oauth1_access_token(
+        client
+            .exchange_token(consumer.exchange(
+                &issued.token,
+                &issued.token_secret,
+                &approved.verifier,
+            ))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
     assert_ne!(access.token, issued.token);
     assert_eq!(
         access.expires_at.unwrap().seconds - app.now_seconds(),
@@ -215,7 +222,7 @@ async fn an_out_of_band_dance_yields_a_verification_code_to_type(app: &TestApp) 
         .await
         .unwrap()
         .into_inner();
-    assert!(!access.token.is_empty());
+    assert!(!oauth1_access_token(access).token.is_empty());
 }
 
 async fn a_denied_request_token_can_be_neither_exchanged_nor_decided_again(app: &TestApp) {
@@ -303,10 +310,9 @@ async fn calls_that_assert_a_user_need_the_frontend_credential(app: &TestApp) {
     let mut client = app.authority.clone();
     let status = client
         .authorize(pb::AuthorizeRequest {
-            token: token.clone(),
+            request: Some(pb::authorize_request::Request::Token(token.clone())),
             user_id: "eve".into(),
             decision: pb::Decision::Approve as i32,
-            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -314,10 +320,9 @@ async fn calls_that_assert_a_user_need_the_frontend_credential(app: &TestApp) {
     let status = client
         .authorize(with_credential(
             pb::AuthorizeRequest {
-                token: token.clone(),
+                request: Some(pb::authorize_request::Request::Token(token.clone())),
                 user_id: "eve".into(),
                 decision: pb::Decision::Approve as i32,
-                ..Default::default()
             },
             "a-wrong-credential",
         ))

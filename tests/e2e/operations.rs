@@ -6,7 +6,9 @@ use futures::FutureExt;
 use latchkey_api::v1 as pb;
 use latchkey_tests::app::{ADMIN, FRONTEND, TestDatabase, with_credential};
 use latchkey_tests::consumer::{Signer, TestConsumer};
-use latchkey_tests::flows::{access_token, decide, hmac_consumer, request_token};
+use latchkey_tests::flows::{
+    access_token, decide, hmac_consumer, oauth1_access_token, request_token,
+};
 use latchkey_tests::{TestApp, assert_problem, logs};
 use pb::revoke_request::{Actor, Target};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
@@ -43,11 +45,13 @@ async fn no_token_secret_or_credential_value_reaches_the_logs(app: &TestApp) {
         Code::Unauthenticated,
         "token_rejected",
     );
-    let access = client
-        .exchange_token(consumer.exchange(&request_token, &request_secret, &verifier))
-        .await
-        .unwrap()
-        .into_inner();
+    let access = oauth1_access_token(
+        client
+            .exchange_token(consumer.exchange(&request_token, &request_secret, &verifier))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
     client
         .validate_access(consumer.resource(&access.token, &access.token_secret))
         .await

@@ -276,8 +276,7 @@ async fn every_problem_word_comes_with_its_code(app: &TestApp) {
     assert_problem(
         client
             .exchange_token(pb::ExchangeTokenRequest {
-                request: Some(signed),
-                ..Default::default()
+                request: Some(pb::exchange_token_request::Request::Signed(signed)),
             })
             .await,
         Code::InvalidArgument,
@@ -342,8 +341,7 @@ async fn every_problem_word_comes_with_its_code(app: &TestApp) {
     );
     client
         .validate_access(pb::ValidateAccessRequest {
-            request: Some(signed),
-            ..Default::default()
+            request: Some(pb::validate_access_request::Request::Signed(signed)),
         })
         .await
         .unwrap();
@@ -370,8 +368,11 @@ async fn a_replayed_request_is_refused_as_nonce_used(app: &TestApp) {
     };
     client
         .validate_access(pb::ValidateAccessRequest {
-            request: Some(other.sign("GET", RESOURCE_URL, &extras)),
-            ..Default::default()
+            request: Some(pb::validate_access_request::Request::Signed(other.sign(
+                "GET",
+                RESOURCE_URL,
+                &extras,
+            ))),
         })
         .await
         .unwrap();
@@ -383,8 +384,11 @@ async fn a_replayed_request_is_refused_as_nonce_used(app: &TestApp) {
     };
     client
         .validate_access(pb::ValidateAccessRequest {
-            request: Some(consumer.sign("GET", RESOURCE_URL, &extras)),
-            ..Default::default()
+            request: Some(pb::validate_access_request::Request::Signed(consumer.sign(
+                "GET",
+                RESOURCE_URL,
+                &extras,
+            ))),
         })
         .await
         .unwrap();

@@ -139,7 +139,11 @@ async fn a_consumers_resource_request_replayed_as_a_revocation_is_refused_and_re
     let (token, secret, id) = access_token(app, &consumer, "ann").await;
     let mut client = app.authority.clone();
     // What every resource service on the way sees: a GET signed with the access token.
-    let seen = consumer.resource(&token, &secret).request.unwrap();
+    let Some(pb::validate_access_request::Request::Signed(seen)) =
+        consumer.resource(&token, &secret).request
+    else {
+        unreachable!("a resource request is signed")
+    };
     // And a two-legged POST to a resource, its body signed too.
     let posted = consumer.sign(
         "POST",
@@ -176,8 +180,7 @@ async fn a_consumers_resource_request_replayed_as_a_revocation_is_refused_and_re
     // still validates.
     let principal = client
         .validate_access(pb::ValidateAccessRequest {
-            request: Some(seen),
-            ..Default::default()
+            request: Some(pb::validate_access_request::Request::Signed(seen)),
         })
         .await
         .expect("the token is still live")

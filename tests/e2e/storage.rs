@@ -2,7 +2,7 @@
 
 use latchkey_api::v1 as pb;
 use latchkey_tests::TestApp;
-use latchkey_tests::flows::{decide, hmac_consumer, request_token};
+use latchkey_tests::flows::{decide, hmac_consumer, oauth1_access_token, request_token};
 use sea_orm::{ConnectionTrait, Database, Statement};
 
 on_both_backends!(tokens_are_stored_only_as_hashes_and_secrets_only_sealed);
@@ -38,11 +38,13 @@ async fn tokens_are_stored_only_as_hashes_and_secrets_only_sealed(app: &TestApp)
         .unwrap()
         .verifier;
     let mut client = app.authority.clone();
-    let access = client
-        .exchange_token(consumer.exchange(&token, &token_secret, &verifier))
-        .await
-        .unwrap()
-        .into_inner();
+    let access = oauth1_access_token(
+        client
+            .exchange_token(consumer.exchange(&token, &token_secret, &verifier))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
 
     let sha256 = |value: &str| -> Vec<u8> {
         use sha2::Digest;

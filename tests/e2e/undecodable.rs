@@ -140,12 +140,13 @@ async fn bytes_that_are_no_message_are_invalid_argument_on_both_services(app: &T
 
 async fn invalid_utf8_in_a_string_field_is_invalid_argument(app: &TestApp) {
     let validate = pb::ValidateAccessRequest {
-        request: Some(pb::SignedRequest {
-            method: "PLACEHOLDER".into(),
-            url: "https://auth.example.com/rest/api".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
+        request: Some(pb::validate_access_request::Request::Signed(
+            pb::SignedRequest {
+                method: "PLACEHOLDER".into(),
+                url: "https://auth.example.com/rest/api".into(),
+                ..Default::default()
+            },
+        )),
     };
     let answer = send_raw(
         app,

@@ -122,7 +122,7 @@ class Latchkey:
             method=method, url=url, authorization=authorization, form_body=form_body
         )
         response = self.authority.ValidateAccess(
-            authority_pb2.ValidateAccessRequest(request=signed)
+            authority_pb2.ValidateAccessRequest(signed=signed)
         )
         return response.principal
 

@@ -150,7 +150,7 @@ impl TestConsumer {
         verifier: &str,
     ) -> pb::ExchangeTokenRequest {
         pb::ExchangeTokenRequest {
-            request: Some(self.sign(
+            request: Some(pb::exchange_token_request::Request::Signed(self.sign(
                 "POST",
                 ACCESS_TOKEN_URL,
                 &Extras {
@@ -158,8 +158,7 @@ impl TestConsumer {
                     verifier: Some(verifier),
                     ..Extras::default()
                 },
-            )),
-            ..Default::default()
+            ))),
         }
     }
 
@@ -180,7 +179,7 @@ impl TestConsumer {
     /// A resource request signed with an access token.
     pub fn resource(&self, token: &str, token_secret: &str) -> pb::ValidateAccessRequest {
         pb::ValidateAccessRequest {
-            request: Some(self.sign(
+            request: Some(pb::validate_access_request::Request::Signed(self.sign(
                 "GET",
                 RESOURCE_URL,
                 &Extras {
@@ -188,8 +187,7 @@ impl TestConsumer {
                     query: vec![("expand", "groups")],
                     ..Extras::default()
                 },
-            )),
-            ..Default::default()
+            ))),
         }
     }
 }

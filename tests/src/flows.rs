@@ -90,10 +90,9 @@ pub async fn decide(
     client
         .authorize(with_credential(
             pb::AuthorizeRequest {
-                token: token.into(),
+                request: Some(pb::authorize_request::Request::Token(token.into())),
                 user_id: user.into(),
                 decision: decision as i32,
-                ..Default::default()
             },
             FRONTEND,
         ))
@@ -113,12 +112,23 @@ pub async fn access_token(
         .unwrap()
         .verifier;
     let mut client = app.authority.clone();
-    let access = client
-        .exchange_token(consumer.exchange(&token, &secret, &verifier))
-        .await
-        .unwrap()
-        .into_inner();
+    let access = oauth1_access_token(
+        client
+            .exchange_token(consumer.exchange(&token, &secret, &verifier))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
     (access.token, access.token_secret, access.token_id)
+}
+
+/// The OAuth 1.0a access token an ExchangeToken call answered with.
+#[track_caller]
+pub fn oauth1_access_token(response: pb::ExchangeTokenResponse) -> pb::OAuth1AccessToken {
+    match response.issued {
+        Some(pb::exchange_token_response::Issued::Oauth1(access)) => access,
+        other => panic!("expected an OAuth 1.0a access token, got {other:?}"),
+    }
 }
 
 /// Registers a consumer with the admin credential.

@@ -86,10 +86,9 @@ pub async fn decide(
         .clone()
         .authorize(with_credential(
             pb::AuthorizeRequest {
+                request: Some(pb::authorize_request::Request::Oauth2(request)),
                 user_id: "alice".into(),
                 decision: decision as i32,
-                oauth2: Some(request),
-                ..Default::default()
             },
             FRONTEND,
         ))
@@ -132,11 +131,13 @@ pub async fn token(
     app.authority
         .clone()
         .exchange_token(pb::ExchangeTokenRequest {
-            oauth2: Some(request),
-            ..Default::default()
+            request: Some(pb::exchange_token_request::Request::Oauth2(request)),
         })
         .await
-        .map(|r| r.into_inner().oauth2.unwrap())
+        .map(|r| match r.into_inner().issued {
+            Some(pb::exchange_token_response::Issued::Oauth2(tokens)) => tokens,
+            other => panic!("expected OAuth 2.0 tokens, got {other:?}"),
+        })
 }
 
 /// The token request that redeems `code`.
@@ -175,8 +176,9 @@ pub async fn validate(app: &TestApp, access_token: &str) -> Result<pb::Principal
     app.authority
         .clone()
         .validate_access(pb::ValidateAccessRequest {
-            bearer_token: access_token.into(),
-            ..Default::default()
+            request: Some(pb::validate_access_request::Request::BearerToken(
+                access_token.into(),
+            )),
         })
         .await
         .map(|r| r.into_inner().principal.unwrap())

@@ -108,8 +108,9 @@ impl Target {
             }
             Path::ValidateAccess => {
                 let request = pb::ValidateAccessRequest {
-                    bearer_token: self.bearer_token.clone(),
-                    ..Default::default()
+                    request: Some(pb::validate_access_request::Request::BearerToken(
+                        self.bearer_token.clone(),
+                    )),
                 };
                 Answer::of_grpc(
                     authority()

@@ -54,8 +54,9 @@ impl Legit {
     /// One validation.
     pub async fn call(&self) -> anyhow::Result<Answer> {
         let request = pb::ValidateAccessRequest {
-            bearer_token: self.bearer_token.clone(),
-            ..Default::default()
+            request: Some(pb::validate_access_request::Request::BearerToken(
+                self.bearer_token.clone(),
+            )),
         };
         let answer = TokenAuthorityClient::new(self.channel.clone())
             .validate_access(with_credential(request, &self.service_credential)?)

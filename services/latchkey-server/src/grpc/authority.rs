@@ -1,13 +1,16 @@
 //! `latchkey.v1.TokenAuthority`: the dance, validation, revocation, a user's grants.
-//! Calls that carry OAuth 2.0 fields are handed to [`super::oauth2`] first.
+//! A call either protocol can make is converted (in [`super::convert`]) into an input
+//! that says which protocol it speaks; each arm then makes one core call.
 
-use super::convert::{http_request, request_token_state, timestamp};
+use super::convert::{
+    AuthorizeInput, ExchangeTokenInput, ValidateAccessInput, http_request, request_token_state,
+    signed_request, timestamp, wire_decision,
+};
 use super::{Handlers, oauth2, observe};
 use crate::metrics::TokenEvent;
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::token_authority_server::TokenAuthority;
 use latchkey_core::AuthorityError;
-use latchkey_core::authority::UserDecision;
 use latchkey_core::oauth1::access::RevokeActor;
 use latchkey_core::oauth1::records::RevokeTarget;
 use secrecy::ExposeSecret;
@@ -72,43 +75,38 @@ impl TokenAuthority for AuthorityService {
         let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "Authorize", async {
-            if let Some(oauth2) = message.oauth2 {
-                if !message.token.is_empty() {
-                    return Err(AuthorityError::invalid(
-                        "token",
-                        "set either an OAuth 1.0a token or an OAuth 2.0 request",
-                    ));
+            let authority = &self.0.authority;
+            match AuthorizeInput::try_from(message)? {
+                AuthorizeInput::OAuth1 {
+                    token,
+                    user_id,
+                    decision,
+                } => {
+                    let outcome = authority
+                        .authorize(&caller, &token, &user_id, decision)
+                        .await?;
+                    Ok(pb::AuthorizeResponse {
+                        decision: wire_decision(Some(outcome.decision)),
+                        verifier: outcome
+                            .verifier
+                            .map(|v| v.expose_secret().to_owned())
+                            .unwrap_or_default(),
+                        redirect_url: outcome.redirect_url.unwrap_or_default(),
+                        out_of_band: outcome.out_of_band,
+                        ..Default::default()
+                    })
                 }
-                let authority = &self.0.authority;
-                return oauth2::authorize(
-                    authority,
-                    &caller,
-                    &message.user_id,
-                    message.decision,
-                    oauth2,
-                )
-                .await;
+                AuthorizeInput::OAuth2 {
+                    request,
+                    user_id,
+                    decision,
+                } => {
+                    let outcome = authority
+                        .authorize_oauth2(&caller, &request, &user_id, decision)
+                        .await?;
+                    Ok(oauth2::decided(decision, outcome))
+                }
             }
-            let decision = match pb::Decision::try_from(message.decision) {
-                Ok(pb::Decision::Approve) => UserDecision::Approve,
-                Ok(pb::Decision::Deny) => UserDecision::Deny,
-                _ => return Err(AuthorityError::invalid("decision", "approve or deny")),
-            };
-            let outcome = self
-                .0
-                .authority
-                .authorize(&caller, &message.token, &message.user_id, decision)
-                .await?;
-            Ok(pb::AuthorizeResponse {
-                decision: message.decision,
-                verifier: outcome
-                    .verifier
-                    .map(|v| v.expose_secret().to_owned())
-                    .unwrap_or_default(),
-                redirect_url: outcome.redirect_url.unwrap_or_default(),
-                out_of_band: outcome.out_of_band,
-                ..Default::default()
-            })
         })
         .await
     }
@@ -119,26 +117,24 @@ impl TokenAuthority for AuthorityService {
     ) -> Result<Response<pb::ExchangeTokenResponse>, Status> {
         let message = request.into_inner();
         observe(&self.0, "ExchangeToken", async {
-            if let Some(oauth2) = message.oauth2 {
-                if message.request.is_some() {
-                    return Err(AuthorityError::invalid(
-                        "request",
-                        "set either an OAuth 1.0a request or an OAuth 2.0 request",
-                    ));
+            use pb::exchange_token_response::Issued;
+            let authority = &self.0.authority;
+            let issued = match ExchangeTokenInput::try_from(message)? {
+                ExchangeTokenInput::OAuth1(signed) => {
+                    let issued = authority.exchange_token(&signed_request(&signed)).await?;
+                    Issued::Oauth1(pb::OAuth1AccessToken {
+                        token: issued.token.expose_secret().to_owned(),
+                        token_secret: issued.token_secret.expose_secret().to_owned(),
+                        expires_at: Some(timestamp(issued.expires_at)),
+                        token_id: issued.token_id.to_string(),
+                    })
                 }
-                return oauth2::exchange(&self.0.authority, oauth2).await;
-            }
-            let issued = self
-                .0
-                .authority
-                .exchange_token(&http_request(message.request.as_ref())?)
-                .await?;
+                ExchangeTokenInput::OAuth2(request) => {
+                    Issued::Oauth2(oauth2::tokens(authority.exchange_oauth2(&request).await?))
+                }
+            };
             Ok(pb::ExchangeTokenResponse {
-                token: issued.token.expose_secret().to_owned(),
-                token_secret: issued.token_secret.expose_secret().to_owned(),
-                expires_at: Some(timestamp(issued.expires_at)),
-                token_id: issued.token_id.to_string(),
-                ..Default::default()
+                issued: Some(issued),
             })
         })
         .await
@@ -151,35 +147,26 @@ impl TokenAuthority for AuthorityService {
         let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "ValidateAccess", async {
-            if !message.bearer_token.is_empty() {
-                if message.request.is_some() {
-                    return Err(AuthorityError::invalid(
-                        "request",
-                        "set either a signed request or a bearer token",
-                    ));
+            let authority = &self.0.authority;
+            let principal = match ValidateAccessInput::try_from(message)? {
+                ValidateAccessInput::OAuth1(signed) => {
+                    let principal = authority
+                        .validate_access(&caller, &signed_request(&signed))
+                        .await?;
+                    pb::Principal {
+                        user_id: principal.user_id,
+                        consumer_key: principal.consumer_key,
+                        token_id: principal.token_id.to_string(),
+                        expires_at: Some(timestamp(principal.expires_at)),
+                        scopes: Vec::new(),
+                    }
                 }
-                let principal = self
-                    .0
-                    .authority
-                    .validate_bearer(&caller, &message.bearer_token)
-                    .await?;
-                return Ok(pb::ValidateAccessResponse {
-                    principal: Some(oauth2::principal(principal)),
-                });
-            }
-            let principal = self
-                .0
-                .authority
-                .validate_access(&caller, &http_request(message.request.as_ref())?)
-                .await?;
+                ValidateAccessInput::Bearer(token) => {
+                    oauth2::principal(authority.validate_bearer(&caller, &token).await?)
+                }
+            };
             Ok(pb::ValidateAccessResponse {
-                principal: Some(pb::Principal {
-                    user_id: principal.user_id,
-                    consumer_key: principal.consumer_key,
-                    token_id: principal.token_id.to_string(),
-                    expires_at: Some(timestamp(principal.expires_at)),
-                    scopes: Vec::new(),
-                }),
+                principal: Some(principal),
             })
         })
         .await
@@ -234,7 +221,7 @@ impl TokenAuthority for AuthorityService {
                 // set must name the same one.
                 Some(pb::revoke_request::Actor::Consumer(signed)) => {
                     authority
-                        .revoke_as_consumer(&http_request(Some(signed))?, target.as_ref())
+                        .revoke_as_consumer(&signed_request(signed), target.as_ref())
                         .await?
                 }
                 Some(pb::revoke_request::Actor::UserId(user_id)) => {

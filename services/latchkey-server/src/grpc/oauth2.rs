@@ -1,15 +1,14 @@
-//! The OAuth 2.0 halves of `TokenAuthority` and `ConsumerAdmin`: translators from the
-//! `oauth2` fields of the shared messages to the core's OAuth 2.0 use cases and back.
-//! The shared handlers in [`super::authority`] and [`super::admin`] hand over here as
-//! soon as they see an OAuth 2.0 field, so the OAuth 1.0a paths stay as they were.
+//! The OAuth 2.0 halves of `TokenAuthority` and `ConsumerAdmin`: translators between
+//! the OAuth 2.0 members of the shared messages and the core's OAuth 2.0 types, kept
+//! apart so the OAuth 1.0a conversions read on their own.
 
-use super::convert::timestamp;
+use super::convert::{timestamp, wire_decision};
 use latchkey_api::v1 as pb;
-use latchkey_core::authority::UserDecision;
-use latchkey_core::authority::{Authority, Caller};
+use latchkey_core::authority::{Authority, Caller, UserDecision};
 use latchkey_core::oauth2::clients::OAuth2ClientDraft;
 use latchkey_core::oauth2::grant::{
-    IssuedOAuth2Tokens, OAuth2AuthorizationRequest, OAuth2ClientCredentials, OAuth2TokenRequest,
+    IssuedOAuth2Tokens, OAuth2AuthorizationRequest, OAuth2AuthorizeOutcome,
+    OAuth2ClientCredentials, OAuth2TokenRequest,
 };
 use latchkey_core::oauth2::records::{OAuth2ClientRecord, OAuth2GrantListing};
 use latchkey_core::oauth2::scope;
@@ -27,21 +26,11 @@ pub fn credentials(client: Option<pb::OAuth2ClientCredentials>) -> OAuth2ClientC
     }
 }
 
-/// Authorize with an OAuth 2.0 request.
-pub async fn authorize(
-    authority: &Authority,
-    caller: &Caller,
-    user_id: &str,
-    decision: i32,
+/// An authorization request (RFC 6749 section 4.1.1), as the core reads it.
+pub fn authorization_request(
     request: pb::OAuth2AuthorizationRequest,
-) -> AuthorityResult<pb::AuthorizeResponse> {
-    let decided = match pb::Decision::try_from(decision) {
-        Ok(pb::Decision::Approve) => Some(UserDecision::Approve),
-        Ok(pb::Decision::Deny) => Some(UserDecision::Deny),
-        Ok(pb::Decision::Unspecified) => None,
-        Err(_) => return Err(AuthorityError::invalid("decision", "unknown decision")),
-    };
-    let request = OAuth2AuthorizationRequest {
+) -> OAuth2AuthorizationRequest {
+    OAuth2AuthorizationRequest {
         response_type: request.response_type,
         client_id: request.client_id,
         redirect_uri: request.redirect_uri,
@@ -49,12 +38,16 @@ pub async fn authorize(
         state: request.state,
         code_challenge: request.code_challenge,
         code_challenge_method: request.code_challenge_method,
-    };
-    let outcome = authority
-        .authorize_oauth2(caller, &request, user_id, decided)
-        .await?;
-    Ok(pb::AuthorizeResponse {
-        decision,
+    }
+}
+
+/// The answer to an OAuth 2.0 Authorize call.
+pub fn decided(
+    decision: Option<UserDecision>,
+    outcome: OAuth2AuthorizeOutcome,
+) -> pb::AuthorizeResponse {
+    pb::AuthorizeResponse {
+        decision: wire_decision(decision),
         redirect_url: outcome.redirect_url.unwrap_or_default(),
         oauth2_error: outcome
             .error
@@ -63,7 +56,7 @@ pub async fn authorize(
         client_name: outcome.client_name,
         scopes: outcome.scopes,
         ..Default::default()
-    })
+    }
 }
 
 /// The wire form of issued tokens (RFC 6749 section 5.1).
@@ -79,12 +72,9 @@ pub fn tokens(issued: IssuedOAuth2Tokens) -> pb::OAuth2Tokens {
     }
 }
 
-/// ExchangeToken with an OAuth 2.0 token request.
-pub async fn exchange(
-    authority: &Authority,
-    request: pb::OAuth2TokenRequest,
-) -> AuthorityResult<pb::ExchangeTokenResponse> {
-    let request = OAuth2TokenRequest {
+/// A token request (RFC 6749 sections 4.1.3 and 6), as the core reads it.
+pub fn token_request(request: pb::OAuth2TokenRequest) -> OAuth2TokenRequest {
+    OAuth2TokenRequest {
         grant_type: request.grant_type,
         code: request.code,
         redirect_uri: request.redirect_uri,
@@ -92,12 +82,7 @@ pub async fn exchange(
         refresh_token: request.refresh_token,
         scope: request.scope,
         client: credentials(request.client),
-    };
-    let issued = authority.exchange_oauth2(&request).await?;
-    Ok(pb::ExchangeTokenResponse {
-        oauth2: Some(tokens(issued)),
-        ..Default::default()
-    })
+    }
 }
 
 /// The wire principal of a bearer token.
