@@ -13,7 +13,8 @@ use tonic::Code;
 
 on_both_backends!(
     every_problem_word_comes_with_its_code,
-    a_replayed_request_is_refused_as_nonce_used
+    a_replayed_request_is_refused_as_nonce_used,
+    a_call_that_names_neither_protocol_is_invalid_argument_naming_its_request,
 );
 
 fn issue(request: pb::SignedRequest) -> pb::IssueRequestTokenRequest {
@@ -392,4 +393,49 @@ async fn a_replayed_request_is_refused_as_nonce_used(app: &TestApp) {
         })
         .await
         .unwrap();
+}
+
+async fn a_call_that_names_neither_protocol_is_invalid_argument_naming_its_request(app: &TestApp) {
+    let mut client = app.authority.clone();
+    let refusals = [
+        client
+            .authorize(with_credential(
+                pb::AuthorizeRequest {
+                    request: None,
+                    user_id: "alice".into(),
+                    decision: pb::Decision::Approve as i32,
+                },
+                FRONTEND,
+            ))
+            .await
+            .map(drop),
+        client
+            .exchange_token(pb::ExchangeTokenRequest { request: None })
+            .await
+            .map(drop),
+        client
+            .validate_access(pb::ValidateAccessRequest { request: None })
+            .await
+            .map(drop),
+    ];
+    for refusal in refusals {
+        let status = refusal.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().starts_with("request: "), "{status:?}");
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        let fields: Vec<&str> = details
+            .bad_request()
+            .map(|bad| {
+                bad.field_violations
+                    .iter()
+                    .map(|v| v.field.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(fields, ["request"], "{status:?}");
+        // As a missing signed request always was: a malformed call, no protocol's word.
+        assert!(details.error_info().is_none(), "{status:?}");
+        assert!(status.metadata().get("oauth-problem").is_none());
+        assert!(status.metadata().get("oauth2-error").is_none());
+    }
 }
