@@ -3,7 +3,7 @@
 //! keys and credentials.
 
 use crate::config::Config;
-use crate::startup::{Application, open_core};
+use crate::startup::{Application, open_backend};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use latchkey_core::authority::Caller;
@@ -161,7 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
-            open_core(&config, Arc::new(SystemClock), true).await?;
+            open_backend(&config, Arc::new(SystemClock), true).await?;
             println!("migrations applied");
         }
         Command::Sweep { jobs } => sweep(&config, &jobs).await?,
@@ -199,7 +199,7 @@ fn read_stdin() -> anyhow::Result<SecretString> {
 }
 
 async fn sweep(config: &Config, jobs: &[SweepJobArg]) -> anyhow::Result<()> {
-    let core = open_core(config, Arc::new(SystemClock), config.migrate_on_start()).await?;
+    let backend = open_backend(config, Arc::new(SystemClock), config.migrate_on_start()).await?;
     let jobs: Vec<SweepJob> = if jobs.is_empty() {
         SweepJob::ALL.to_vec()
     } else {
@@ -212,7 +212,7 @@ async fn sweep(config: &Config, jobs: &[SweepJobArg]) -> anyhow::Result<()> {
             .collect()
     };
     for job in jobs {
-        let report = core
+        let report = backend
             .sweeper
             .run(job)
             .await
@@ -229,8 +229,8 @@ async fn sweep(config: &Config, jobs: &[SweepJobArg]) -> anyhow::Result<()> {
 }
 
 async fn consumer(config: &Config, command: ConsumerCommand) -> anyhow::Result<()> {
-    let core = open_core(config, Arc::new(SystemClock), config.migrate_on_start()).await?;
-    let authority = core.authority;
+    let backend = open_backend(config, Arc::new(SystemClock), config.migrate_on_start()).await?;
+    let authority = backend.authority;
     let operator = Caller::OPERATOR;
     match command {
         ConsumerCommand::Add(add) => {

@@ -16,7 +16,7 @@ use crate::first_byte::FirstByteDeadline;
 use crate::http::HttpServer;
 use crate::metrics::{Metrics, MetricsServer, Sources};
 use crate::request_id::{REQUEST_ID, RequestIdLayer};
-use crate::startup::{Core, ServeError, StartupError};
+use crate::startup::{Backend, ServeError, StartupError};
 use crate::tls::{Admission, Admitted, Tls};
 use axum::http::{HeaderName, HeaderValue, Method};
 use std::sync::Arc;
@@ -42,14 +42,14 @@ pub struct Operations {
 
 impl Operations {
     /// Loads TLS and binds the metrics listener.
-    pub async fn build(config: &Config, core: &Core) -> Result<Operations, StartupError> {
+    pub async fn build(config: &Config, backend: &Backend) -> Result<Operations, StartupError> {
         let tls = Tls::from_config(&config.tls)?;
         let metrics = Arc::new(Metrics::new());
         let metrics_server = if config.metrics.enabled {
             let sources = Sources {
-                sweeper: core.sweeper.clone(),
-                store: core.store.clone(),
-                authority: core.authority.clone(),
+                sweeper: backend.sweeper.clone(),
+                store: backend.store.clone(),
+                authority: backend.authority.clone(),
                 max_connections: config.database.max_connections,
             };
             let address = config.metrics.listen;

@@ -77,7 +77,7 @@ pub enum ServeError {
 
 /// The store, the authority over it and the sweeper, as `serve` and the CLI both
 /// need them.
-pub struct Core {
+pub struct Backend {
     /// The database.
     pub store: Arc<SeaStore>,
     /// The authority.
@@ -87,11 +87,11 @@ pub struct Core {
 }
 
 /// Opens the database (migrating it when configured) and builds the authority.
-pub async fn open_core(
+pub async fn open_backend(
     config: &Config,
     clock: Arc<dyn Clock>,
     migrate: bool,
-) -> Result<Core, StartupError> {
+) -> Result<Backend, StartupError> {
     let cipher = resolve_cipher(config)?;
     let store =
         Arc::new(SeaStore::connect(&config.database.url, config.database.max_connections).await?);
@@ -111,7 +111,7 @@ pub async fn open_core(
         config.policy(),
         config.sweep_settings(),
     ));
-    Ok(Core {
+    Ok(Backend {
         store,
         authority,
         sweeper,
@@ -187,7 +187,7 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 pub struct Application {
     listener: TcpListener,
     port: u16,
-    core: Core,
+    backend: Backend,
     gate: Arc<CredentialGate>,
     sweeper_config: SweeperConfig,
     http: HttpServer,
@@ -205,11 +205,11 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
-        let core = open_core(&config, clock, config.migrate_on_start()).await?;
+        let backend = open_backend(&config, clock, config.migrate_on_start()).await?;
         // The one credential gate, before any listener exists.
         let gate = Arc::new(CredentialGate::new(
             &config.credentials,
-            core.authority.argon2_pool(),
+            backend.authority.argon2_pool(),
         )?);
         let address = config.grpc.listen;
         let listener = TcpListener::bind(address)
@@ -221,14 +221,14 @@ impl Application {
             .port();
         let pages = WebPages::new(
             &config.web,
-            core.authority.clone(),
+            backend.authority.clone(),
             gate.clone(),
             &config.public_base_url,
         );
         let http = HttpServer::bind(
             &config.http,
             &config.public_base_url,
-            core.authority.clone(),
+            backend.authority.clone(),
             gate.clone(),
             pages,
         )
@@ -237,12 +237,12 @@ impl Application {
             address: config.http.listen,
             source,
         })?;
-        let ops = crate::operations::Operations::build(&config, &core).await?;
+        let ops = crate::operations::Operations::build(&config, &backend).await?;
         let http = ops.wrap_http(http);
         Ok(Application {
             listener,
             port,
-            core,
+            backend,
             gate,
             sweeper_config: config.sweeper.clone(),
             http,
@@ -257,7 +257,7 @@ impl Application {
 
     /// The sweeper, which the scheduler runs; tests run it directly.
     pub fn sweeper(&self) -> Arc<Sweeper> {
-        self.core.sweeper.clone()
+        self.backend.sweeper.clone()
     }
 
     /// The bound HTTP port (useful when configured as 0).
@@ -281,14 +281,14 @@ impl Application {
     /// pool. If any server fails, all stop.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
         let scheduler = if self.sweeper_config.enabled {
-            Some(SweepScheduler::start(self.core.sweeper.clone(), &self.sweeper_config).await?)
+            Some(SweepScheduler::start(self.backend.sweeper.clone(), &self.sweeper_config).await?)
         } else {
             tracing::info!("the sweeper is disabled in this process");
             None
         };
         let (relay, stopping) = crate::shutdown::relay(stop);
         let handlers = Handlers::new(
-            self.core.authority.clone(),
+            self.backend.authority.clone(),
             self.gate.clone(),
             self.ops.metrics(),
         );
@@ -299,7 +299,7 @@ impl Application {
         crate::health::prepare(&health).await;
         tokio::spawn(crate::health::probe(
             health,
-            self.core.store.clone(),
+            self.backend.store.clone(),
             self.ops.probe_interval(),
             self.ops.probe_timeout(),
             stopping.clone(),
@@ -337,7 +337,7 @@ impl Application {
         }
         // Closing the pool waits for its connections to come back; calls cut at the
         // end of the grace period may still hold some until the process exits.
-        let close = self.core.store.close();
+        let close = self.backend.store.close();
         if cut {
             let _ = tokio::time::timeout(POOL_CLOSE_AFTER_CUT, close).await;
         } else {
