@@ -27,5 +27,7 @@ pub mod records;
 pub mod secret;
 pub mod store;
 pub mod sweep;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use error::{AuthorityError, AuthorityResult, OAuthFailure, Problem, StoreError};
