@@ -24,6 +24,9 @@ pub mod signature;
 pub mod store;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub use keys::{ConsumerPublicKey, KeyError};
 pub use request::{HttpRequest, OAuthRequest, ProtocolParams};
 
