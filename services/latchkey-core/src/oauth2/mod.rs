@@ -30,4 +30,7 @@ pub mod secret_checks;
 pub mod store;
 pub mod tokens;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{OAuth2Error, OAuth2Failure};

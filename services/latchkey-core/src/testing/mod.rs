@@ -8,6 +8,7 @@
 pub(crate) mod consumer;
 pub(crate) mod fixture;
 pub(crate) mod memory_store;
+pub(crate) mod oauth2_flow;
 pub(crate) mod refusals;
 
 pub(crate) use consumer::{Extras, Signer, TestConsumer};
@@ -15,3 +16,4 @@ pub(crate) use fixture::{
     Access, CONSUMER_SECRET, Fixture, USER, admin, frontend, query_parameter, service,
 };
 pub(crate) use memory_store::MemoryStore;
+pub(crate) use oauth2_flow::{Client, REDIRECT_URI, VERIFIER, value};

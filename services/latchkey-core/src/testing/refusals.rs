@@ -3,6 +3,7 @@
 #![allow(clippy::panic)]
 
 use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem};
+use crate::oauth2::OAuth2Error;
 use std::fmt::Debug;
 
 /// The protocol failure a signed request was refused with.
@@ -26,6 +27,15 @@ pub(crate) fn precondition<T: Debug>(result: AuthorityResult<T>) -> Problem {
     match result {
         Err(AuthorityError::FailedPrecondition(failure)) => failure.problem,
         other => panic!("expected a failed precondition, got {other:?}"),
+    }
+}
+
+/// The OAuth 2.0 error word of a refusal.
+#[track_caller]
+pub(crate) fn oauth2_error<T: Debug>(result: AuthorityResult<T>) -> OAuth2Error {
+    match result {
+        Err(AuthorityError::OAuth2(failure)) => failure.error,
+        other => panic!("expected an OAuth 2.0 failure, got {other:?}"),
     }
 }
 
