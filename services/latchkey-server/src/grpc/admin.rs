@@ -1,6 +1,6 @@
 //! `latchkey.v1.ConsumerAdmin`: consumer administration, admin credential only.
 
-use super::convert::{consumer, signature_methods};
+use super::oauth1::{consumer, signature_methods};
 use super::{Handlers, oauth2, observe};
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::consumer_admin_server::ConsumerAdmin;

@@ -3,16 +3,13 @@
 //! that says which protocol it speaks; each arm then makes one core call.
 
 use super::convert::{
-    AuthorizeInput, ExchangeTokenInput, ValidateAccessInput, http_request, request_token_state,
-    signed_request, timestamp, wire_decision,
+    AuthorizeInput, ExchangeTokenInput, RevokeInput, ValidateAccessInput, timestamp,
 };
-use super::{Handlers, oauth2, observe};
+use super::oauth1::{http_request, request_token_state, signed_request};
+use super::{Handlers, oauth1, oauth2, observe};
 use crate::metrics::TokenEvent;
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::token_authority_server::TokenAuthority;
-use latchkey_core::AuthorityError;
-use latchkey_core::oauth1::access::RevokeActor;
-use latchkey_core::oauth1::records::RevokeTarget;
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
 
@@ -85,16 +82,7 @@ impl TokenAuthority for AuthorityService {
                     let outcome = authority
                         .authorize(&caller, &token, &user_id, decision)
                         .await?;
-                    Ok(pb::AuthorizeResponse {
-                        decision: wire_decision(Some(outcome.decision)),
-                        verifier: outcome
-                            .verifier
-                            .map(|v| v.expose_secret().to_owned())
-                            .unwrap_or_default(),
-                        redirect_url: outcome.redirect_url.unwrap_or_default(),
-                        out_of_band: outcome.out_of_band,
-                        ..Default::default()
-                    })
+                    Ok(oauth1::decided(outcome))
                 }
                 AuthorizeInput::OAuth2 {
                     request,
@@ -122,12 +110,7 @@ impl TokenAuthority for AuthorityService {
             let issued = match ExchangeTokenInput::try_from(message)? {
                 ExchangeTokenInput::OAuth1(signed) => {
                     let issued = authority.exchange_token(&signed_request(&signed)).await?;
-                    Issued::Oauth1(pb::OAuth1AccessToken {
-                        token: issued.token.expose_secret().to_owned(),
-                        token_secret: issued.token_secret.expose_secret().to_owned(),
-                        expires_at: Some(timestamp(issued.expires_at)),
-                        token_id: issued.token_id.to_string(),
-                    })
+                    Issued::Oauth1(oauth1::access_token(issued))
                 }
                 ExchangeTokenInput::OAuth2(request) => {
                     Issued::Oauth2(oauth2::tokens(authority.exchange_oauth2(&request).await?))
@@ -153,13 +136,7 @@ impl TokenAuthority for AuthorityService {
                     let principal = authority
                         .validate_access(&caller, &signed_request(&signed))
                         .await?;
-                    pb::Principal {
-                        user_id: principal.user_id,
-                        consumer_key: principal.consumer_key,
-                        token_id: principal.token_id.to_string(),
-                        expires_at: Some(timestamp(principal.expires_at)),
-                        scopes: Vec::new(),
-                    }
+                    oauth1::principal(principal)
                 }
                 ValidateAccessInput::Bearer(token) => {
                     oauth2::principal(authority.validate_bearer(&caller, &token).await?)
@@ -179,70 +156,24 @@ impl TokenAuthority for AuthorityService {
         let caller = self.0.caller(&request).await?;
         let message = request.into_inner();
         observe(&self.0, "Revoke", async {
-            if let Some(
-                target @ (pb::revoke_request::Target::Oauth2Token(_)
-                | pb::revoke_request::Target::Oauth2GrantId(_)),
-            ) = message.target
-            {
-                let revoked =
-                    oauth2::revoke(&self.0.authority, &caller, target, message.actor).await?;
-                return Ok(pb::RevokeResponse {
-                    revoked: u32::try_from(revoked).unwrap_or(u32::MAX),
-                });
-            }
-            let target = match message.target {
-                Some(pb::revoke_request::Target::TokenId(id)) => Some(RevokeTarget::Token(
-                    uuid::Uuid::parse_str(&id)
-                        .map_err(|_| AuthorityError::invalid("token_id", "not a token id"))?,
-                )),
-                Some(pb::revoke_request::Target::UserGrants(grants)) => {
-                    Some(RevokeTarget::UserGrants {
-                        user_id: grants.user_id,
-                        consumer_key: grants.consumer_key,
-                    })
-                }
-                Some(pb::revoke_request::Target::ConsumerKey(key)) => {
-                    Some(RevokeTarget::Consumer(key))
-                }
-                Some(
-                    pb::revoke_request::Target::Oauth2Token(_)
-                    | pb::revoke_request::Target::Oauth2GrantId(_),
-                )
-                | None => None,
-            };
-            let named = |target: Option<RevokeTarget>| {
-                target.ok_or_else(|| {
-                    AuthorityError::invalid("target", "name a token, a user's grants or a consumer")
-                })
-            };
             let authority = &self.0.authority;
-            let revoked = match &message.actor {
-                // The signed body names the target; `target` may be left out, and if
-                // set must name the same one.
-                Some(pb::revoke_request::Actor::Consumer(signed)) => {
+            let revoked = match RevokeInput::try_from(message)? {
+                RevokeInput::Consumer { signed, stated } => {
+                    let signed = signed_request(&signed);
                     authority
-                        .revoke_as_consumer(&signed_request(signed), target.as_ref())
+                        .revoke_as_consumer(&signed, stated.as_ref())
                         .await?
                 }
-                Some(pb::revoke_request::Actor::UserId(user_id)) => {
-                    let actor = RevokeActor::User(user_id);
-                    authority.revoke(&caller, actor, &named(target)?).await?
+                RevokeInput::OAuth1 { revoker, target } => {
+                    authority.revoke(&caller, revoker.oauth1(), &target).await?
                 }
-                Some(pb::revoke_request::Actor::Admin(_)) => {
-                    let actor = RevokeActor::Admin;
-                    authority.revoke(&caller, actor, &named(target)?).await?
+                RevokeInput::OAuth2Token { client, token } => {
+                    authority.revoke_oauth2_token(&client, &token).await?
                 }
-                Some(pb::revoke_request::Actor::Oauth2Client(_)) => {
-                    return Err(AuthorityError::invalid(
-                        "actor",
-                        "an OAuth 2.0 client revokes only with oauth2_token",
-                    ));
-                }
-                None => {
-                    return Err(AuthorityError::invalid(
-                        "actor",
-                        "say who asks: a consumer, a user or an admin",
-                    ));
+                RevokeInput::OAuth2Grant { revoker, grant_id } => {
+                    authority
+                        .revoke_oauth2_grant(&caller, revoker.oauth2(), grant_id)
+                        .await?
                 }
             };
             self.0.metrics.tokens(TokenEvent::Revoked, revoked);
@@ -273,16 +204,7 @@ impl TokenAuthority for AuthorityService {
             Ok(pb::ListAuthorizationsResponse {
                 authorizations: grants
                     .into_iter()
-                    .map(|grant| pb::Authorization {
-                        token_id: grant.token_id.to_string(),
-                        consumer_key: grant.consumer_key,
-                        consumer_name: grant.consumer_name,
-                        issued_at: Some(timestamp(grant.times.created_at)),
-                        expires_at: Some(timestamp(grant.times.expires_at)),
-                        last_used_at: Some(timestamp(grant.times.last_used_at)),
-                        kind: pb::AuthorizationKind::Oauth1 as i32,
-                        scopes: Vec::new(),
-                    })
+                    .map(oauth1::authorization)
                     .chain(oauth2_grants.into_iter().map(oauth2::authorization))
                     .collect(),
             })

@@ -1,34 +1,21 @@
-//! Conversions between `latchkey.v1` messages and core types.
+//! What both protocols' conversions share (decisions, timestamps), and the inputs of
+//! the calls either protocol can make.
 //!
 //! A request whose `oneof` picks the protocol becomes one input enum here, so a
 //! handler matches on what the call is and makes one core call per arm; an empty
-//! `oneof` is refused before any core call, naming it.
+//! `oneof` is refused before any core call, naming it. Each protocol's own
+//! conversions are in [`super::oauth1`] and [`super::oauth2`].
 
-use super::oauth2;
+use super::{oauth1, oauth2};
 use latchkey_api::v1 as pb;
 use latchkey_core::authority::UserDecision;
-use latchkey_core::oauth1::dance::RequestTokenStatus;
-use latchkey_core::oauth1::records::ConsumerRecord;
-use latchkey_core::oauth1::{HttpRequest, SignatureMethod};
-use latchkey_core::oauth2::grant::{OAuth2AuthorizationRequest, OAuth2TokenRequest};
+use latchkey_core::oauth1::access::RevokeActor;
+use latchkey_core::oauth1::records::RevokeTarget;
+use latchkey_core::oauth2::grant::{
+    OAuth2AuthorizationRequest, OAuth2ClientCredentials, OAuth2TokenRequest,
+};
+use latchkey_core::oauth2::tokens::GrantRevoker;
 use latchkey_core::{AuthorityError, AuthorityResult};
-
-/// The signed request inside a message, or `INVALID_ARGUMENT` naming the field.
-pub fn http_request(request: Option<&pb::SignedRequest>) -> AuthorityResult<HttpRequest<'_>> {
-    request
-        .map(signed_request)
-        .ok_or_else(|| AuthorityError::invalid("request", "the signed request is required"))
-}
-
-/// A consumer's signed HTTP request, as the core reads it.
-pub fn signed_request(request: &pb::SignedRequest) -> HttpRequest<'_> {
-    HttpRequest {
-        method: &request.method,
-        url: &request.url,
-        authorization: &request.authorization,
-        form_body: &request.form_body,
-    }
-}
 
 /// The user's decision from its wire value; `None` for `DECISION_UNSPECIFIED`.
 pub fn decision(value: i32) -> AuthorityResult<Option<UserDecision>> {
@@ -141,76 +128,111 @@ impl TryFrom<pb::ValidateAccessRequest> for ValidateAccessInput {
     }
 }
 
+/// Who revokes, in a user's or an admin's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoker {
+    /// A user, asserted by the frontend.
+    User(String),
+    /// An admin.
+    Admin,
+}
+
+impl Revoker {
+    /// As the OAuth 1.0a use case names it.
+    pub fn oauth1(&self) -> RevokeActor<'_> {
+        match self {
+            Revoker::User(user_id) => RevokeActor::User(user_id),
+            Revoker::Admin => RevokeActor::Admin,
+        }
+    }
+
+    /// As the OAuth 2.0 use case names it.
+    pub fn oauth2(&self) -> GrantRevoker<'_> {
+        match self {
+            Revoker::User(user_id) => GrantRevoker::User(user_id),
+            Revoker::Admin => GrantRevoker::Admin,
+        }
+    }
+}
+
+/// A Revoke call: what is revoked, and who asks.
+#[derive(Debug)]
+pub enum RevokeInput {
+    /// A consumer's signed revocation: its signed body names the target; a `target`
+    /// stated beside it must name the same one.
+    Consumer {
+        /// The signed revocation.
+        signed: pb::SignedRequest,
+        /// The target the message states, if any.
+        stated: Option<RevokeTarget>,
+    },
+    /// OAuth 1.0a tokens a user or an admin names.
+    OAuth1 {
+        /// Who asks.
+        revoker: Revoker,
+        /// What.
+        target: RevokeTarget,
+    },
+    /// An OAuth 2.0 token, by the client that holds it (RFC 7009).
+    OAuth2Token {
+        /// The client.
+        client: OAuth2ClientCredentials,
+        /// The token's value.
+        token: String,
+    },
+    /// An OAuth 2.0 grant, by its user or an admin.
+    OAuth2Grant {
+        /// Who asks.
+        revoker: Revoker,
+        /// The grant.
+        grant_id: uuid::Uuid,
+    },
+}
+
+impl TryFrom<pb::RevokeRequest> for RevokeInput {
+    type Error = AuthorityError;
+
+    fn try_from(message: pb::RevokeRequest) -> AuthorityResult<Self> {
+        use pb::revoke_request::{Actor, Target};
+        if let Some(target @ (Target::Oauth2Token(_) | Target::Oauth2GrantId(_))) = message.target {
+            return oauth2::revoke_input(target, message.actor);
+        }
+        let target = oauth1::revoke_target(message.target)?;
+        let named = |target: Option<RevokeTarget>| {
+            target.ok_or_else(|| {
+                AuthorityError::invalid("target", "name a token, a user's grants or a consumer")
+            })
+        };
+        match message.actor {
+            Some(Actor::Consumer(signed)) => Ok(RevokeInput::Consumer {
+                signed,
+                stated: target,
+            }),
+            Some(Actor::UserId(user_id)) => Ok(RevokeInput::OAuth1 {
+                revoker: Revoker::User(user_id),
+                target: named(target)?,
+            }),
+            Some(Actor::Admin(_)) => Ok(RevokeInput::OAuth1 {
+                revoker: Revoker::Admin,
+                target: named(target)?,
+            }),
+            Some(Actor::Oauth2Client(_)) => Err(AuthorityError::invalid(
+                "actor",
+                "an OAuth 2.0 client revokes only with oauth2_token",
+            )),
+            None => Err(AuthorityError::invalid(
+                "actor",
+                "say who asks: a consumer, a user or an admin",
+            )),
+        }
+    }
+}
+
 /// A protobuf timestamp.
 pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-/// The wire enum of a request token's status.
-pub fn request_token_state(status: RequestTokenStatus) -> pb::RequestTokenState {
-    match status {
-        RequestTokenStatus::Pending => pb::RequestTokenState::Pending,
-        RequestTokenStatus::Approved => pb::RequestTokenState::Approved,
-        RequestTokenStatus::Denied => pb::RequestTokenState::Denied,
-        RequestTokenStatus::Expired => pb::RequestTokenState::Expired,
-        RequestTokenStatus::Used => pb::RequestTokenState::Used,
-    }
-}
-
-/// Signature methods from their wire numbers.
-pub fn signature_methods(values: &[i32]) -> AuthorityResult<Vec<SignatureMethod>> {
-    values
-        .iter()
-        .map(|value| match pb::SignatureMethod::try_from(*value) {
-            Ok(pb::SignatureMethod::RsaSha1) => Ok(SignatureMethod::RsaSha1),
-            Ok(pb::SignatureMethod::HmacSha1) => Ok(SignatureMethod::HmacSha1),
-            Ok(pb::SignatureMethod::Plaintext) => Ok(SignatureMethod::Plaintext),
-            _ => Err(AuthorityError::invalid(
-                "signature_methods",
-                format!("unknown signature method {value}"),
-            )),
-        })
-        .collect()
-}
-
-fn signature_method(method: SignatureMethod) -> pb::SignatureMethod {
-    match method {
-        SignatureMethod::RsaSha1 => pb::SignatureMethod::RsaSha1,
-        SignatureMethod::HmacSha1 => pb::SignatureMethod::HmacSha1,
-        SignatureMethod::Plaintext => pb::SignatureMethod::Plaintext,
-    }
-}
-
-/// A consumer as the admin API shows it: never its secret.
-pub fn consumer(record: ConsumerRecord) -> pb::Consumer {
-    pb::Consumer {
-        key: record.key,
-        name: record.name,
-        description: record.description,
-        callback_url: record.callback_url.unwrap_or_default(),
-        public_key_pem: record.public_key_pem.unwrap_or_default(),
-        has_shared_secret: record.shared_secret.is_some(),
-        signature_methods: record
-            .signature_methods
-            .into_iter()
-            .map(|m| signature_method(m) as i32)
-            .collect(),
-        token_policy: Some(pb::TokenPolicy {
-            access_token_ttl_seconds: record
-                .access_token_ttl_seconds
-                .and_then(|s| u64::try_from(s).ok())
-                .unwrap_or(0),
-            idle_timeout_seconds: record
-                .access_token_idle_seconds
-                .and_then(|s| u64::try_from(s).ok())
-                .unwrap_or(0),
-        }),
-        enabled: record.enabled,
-        created_at: Some(timestamp(record.created_at)),
-        updated_at: Some(timestamp(record.updated_at)),
     }
 }
 
@@ -286,5 +308,75 @@ mod tests {
         ] {
             assert_eq!(wire_decision(decision(wire as i32).unwrap()), wire as i32);
         }
+    }
+
+    #[test]
+    fn a_revocation_names_its_target_unless_a_signed_body_does() {
+        use pb::revoke_request::{Actor, Target};
+        let revoke = |target: Option<Target>, actor: Option<Actor>| {
+            RevokeInput::try_from(pb::RevokeRequest { target, actor })
+        };
+        let signed = || Some(Actor::Consumer(pb::SignedRequest::default()));
+        assert!(matches!(
+            revoke(None, signed()),
+            Ok(RevokeInput::Consumer { stated: None, .. })
+        ));
+        let key = || Some(Target::ConsumerKey("jira".into()));
+        let Ok(RevokeInput::OAuth1 { revoker, target }) =
+            revoke(key(), Some(Actor::UserId("alice".into())))
+        else {
+            panic!("a user's revocation converts");
+        };
+        assert_eq!(revoker, Revoker::User("alice".into()));
+        assert_eq!(target, RevokeTarget::Consumer("jira".into()));
+        let admin = || Some(Actor::Admin(pb::AdminActor {}));
+        assert_eq!(refused_field(revoke(None, admin())), "target");
+        assert_eq!(refused_field(revoke(key(), None)), "actor");
+        let client = || Some(Actor::Oauth2Client(pb::OAuth2ClientCredentials::default()));
+        assert_eq!(refused_field(revoke(key(), client())), "actor");
+        // A malformed id is refused before anyone is asked who revokes.
+        let bad_id = || Some(Target::TokenId("not-a-uuid".into()));
+        assert_eq!(refused_field(revoke(bad_id(), None)), "token_id");
+    }
+
+    #[test]
+    fn an_oauth2_token_is_revoked_by_its_client_and_a_grant_by_its_user_or_an_admin() {
+        use pb::revoke_request::{Actor, Target};
+        let revoke = |target: Target, actor: Option<Actor>| {
+            RevokeInput::try_from(pb::RevokeRequest {
+                target: Some(target),
+                actor,
+            })
+        };
+        let token = || Target::Oauth2Token("t".into());
+        let client = Some(Actor::Oauth2Client(pb::OAuth2ClientCredentials {
+            client_id: "app".into(),
+            client_secret: String::new(),
+        }));
+        let Ok(RevokeInput::OAuth2Token {
+            client,
+            token: value,
+        }) = revoke(token(), client)
+        else {
+            panic!("a client's token revocation converts");
+        };
+        assert_eq!((client.client_id.as_str(), value.as_str()), ("app", "t"));
+        assert!(
+            client.client_secret.is_none(),
+            "an empty secret is a public client"
+        );
+        let user = || Some(Actor::UserId("alice".into()));
+        assert_eq!(refused_field(revoke(token(), user())), "actor");
+        let grant = Target::Oauth2GrantId("9f0c3c0e-5d4b-4a8e-9a43-0a4c1e0f6b2d".into());
+        assert!(matches!(
+            revoke(grant.clone(), user()),
+            Ok(RevokeInput::OAuth2Grant {
+                revoker: Revoker::User(_),
+                ..
+            })
+        ));
+        assert_eq!(refused_field(revoke(grant, None)), "actor");
+        let bad = Target::Oauth2GrantId("nope".into());
+        assert_eq!(refused_field(revoke(bad, user())), "oauth2_grant_id");
     }
 }

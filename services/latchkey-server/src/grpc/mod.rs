@@ -1,13 +1,16 @@
 //! The gRPC layer: thin translators between `latchkey.v1` and the core.
 //!
-//! A handler extracts the caller and the request, calls one [`Authority`] method, and
-//! maps the result: no rule lives here. [`observe`] wraps every call to log
+//! A handler extracts the caller, converts the request (`TryFrom`, in `convert`),
+//! calls one [`Authority`] method, and maps the result back: no rule lives here. The
+//! services (`authority`, `admin`) dispatch; each protocol's conversions sit in its
+//! own file (`oauth1`, `oauth2`), the same shape as the core's folders. [`observe`] wraps every call to log
 //! one line with its outcome, count it in the metrics, and map errors through the one
 //! mapping in [`status`].
 
 mod admin;
 mod authority;
 mod convert;
+mod oauth1;
 mod oauth2;
 pub mod status;
 

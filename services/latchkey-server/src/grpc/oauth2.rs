@@ -2,9 +2,9 @@
 //! the OAuth 2.0 members of the shared messages and the core's OAuth 2.0 types, kept
 //! apart so the OAuth 1.0a conversions read on their own.
 
-use super::convert::{timestamp, wire_decision};
+use super::convert::{RevokeInput, Revoker, timestamp, wire_decision};
 use latchkey_api::v1 as pb;
-use latchkey_core::authority::{Authority, Caller, UserDecision};
+use latchkey_core::authority::UserDecision;
 use latchkey_core::oauth2::clients::OAuth2ClientDraft;
 use latchkey_core::oauth2::grant::{
     IssuedOAuth2Tokens, OAuth2AuthorizationRequest, OAuth2AuthorizeOutcome,
@@ -12,7 +12,7 @@ use latchkey_core::oauth2::grant::{
 };
 use latchkey_core::oauth2::records::{OAuth2ClientRecord, OAuth2GrantListing};
 use latchkey_core::oauth2::scope;
-use latchkey_core::oauth2::tokens::{BearerPrincipal, GrantRevoker};
+use latchkey_core::oauth2::tokens::BearerPrincipal;
 use latchkey_core::{AuthorityError, AuthorityResult};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -96,19 +96,19 @@ pub fn principal(principal: BearerPrincipal) -> pb::Principal {
     }
 }
 
-/// Revoke of an OAuth 2.0 token or grant.
-pub async fn revoke(
-    authority: &Authority,
-    caller: &Caller,
+/// A Revoke of an OAuth 2.0 token (by its client) or grant (by its user or an
+/// admin).
+pub fn revoke_input(
     target: pb::revoke_request::Target,
     actor: Option<pb::revoke_request::Actor>,
-) -> AuthorityResult<u64> {
+) -> AuthorityResult<RevokeInput> {
     use pb::revoke_request::{Actor, Target};
     match (target, actor) {
         (Target::Oauth2Token(token), Some(Actor::Oauth2Client(client))) => {
-            authority
-                .revoke_oauth2_token(&credentials(Some(client)), &token)
-                .await
+            Ok(RevokeInput::OAuth2Token {
+                client: credentials(Some(client)),
+                token,
+            })
         }
         (Target::Oauth2Token(_), _) => Err(AuthorityError::invalid(
             "actor",
@@ -116,11 +116,11 @@ pub async fn revoke(
              revoke by oauth2_grant_id",
         )),
         (Target::Oauth2GrantId(id), actor) => {
-            let id = uuid::Uuid::parse_str(&id)
+            let grant_id = uuid::Uuid::parse_str(&id)
                 .map_err(|_| AuthorityError::invalid("oauth2_grant_id", "not a grant id"))?;
-            let revoker = match &actor {
-                Some(Actor::UserId(user_id)) => GrantRevoker::User(user_id),
-                Some(Actor::Admin(_)) => GrantRevoker::Admin,
+            let revoker = match actor {
+                Some(Actor::UserId(user_id)) => Revoker::User(user_id),
+                Some(Actor::Admin(_)) => Revoker::Admin,
                 _ => {
                     return Err(AuthorityError::invalid(
                         "actor",
@@ -128,7 +128,7 @@ pub async fn revoke(
                     ));
                 }
             };
-            authority.revoke_oauth2_grant(caller, revoker, id).await
+            Ok(RevokeInput::OAuth2Grant { revoker, grant_id })
         }
         _ => Err(AuthorityError::invalid("target", "not an OAuth 2.0 target")),
     }

@@ -8,7 +8,7 @@
 //! - [`received`]: a consumer's HTTP request as the core reads it. The URL the consumer
 //!   signed is `public_base_url` + the path and query this process saw, because behind
 //!   an ingress the `Host` this process sees is not the one the consumer addressed.
-//! - [`handlers`]: request-token, authorize and access-token, and a consumer's
+//! - [`oauth1`]: request-token, authorize and access-token, and a consumer's
 //!   signed revocation: extract, call, map.
 //! - [`oauth2`]: OAuth 2.0's authorize redirect, token, revocation and introspection
 //!   endpoints under `/oauth2/`, answering in JSON as RFC 6749 section 5 says. With no
@@ -25,7 +25,7 @@
 //! serves at most `http.max_connections` at once.
 
 mod connections;
-pub(crate) mod handlers;
+pub(crate) mod oauth1;
 mod oauth2;
 pub mod received;
 pub mod response;
@@ -201,15 +201,15 @@ impl HttpServer {
 fn router(state: HttpState, config: &HttpConfig, pages: &WebPages) -> Router {
     // Token endpoints answer GET as well as POST, as Jira's servlet does: the method is
     // part of what the consumer signed, so either is safe.
-    let request_token = get(handlers::request_token).post(handlers::request_token);
-    let access_token = get(handlers::access_token).post(handlers::access_token);
+    let request_token = get(oauth1::request_token).post(oauth1::request_token);
+    let access_token = get(oauth1::access_token).post(oauth1::access_token);
     let mut endpoints = Router::new()
         .route(REQUEST_TOKEN_PATH, request_token.clone())
         .route(REQUEST_TOKEN_ALIAS, request_token)
         .route(ACCESS_TOKEN_PATH, access_token.clone())
         .route(ACCESS_TOKEN_ALIAS, access_token)
         // Every method reaches the handler, so a wrong one is refused the OAuth way.
-        .route(REVOKE_PATH, any(handlers::revoke))
+        .route(REVOKE_PATH, any(oauth1::revoke))
         .route(oauth2::TOKEN_PATH, post(oauth2::token))
         .route(oauth2::REVOKE_PATH, post(oauth2::revoke))
         .route(oauth2::INTROSPECT_PATH, post(oauth2::introspect));
@@ -217,7 +217,7 @@ fn router(state: HttpState, config: &HttpConfig, pages: &WebPages) -> Router {
     // says why.
     let built_in_consent = state.consent_page_url.is_none() && pages.serves_consent();
     if !built_in_consent {
-        let authorize = get(handlers::authorize);
+        let authorize = get(oauth1::authorize);
         endpoints = endpoints
             .route(AUTHORIZE_PATH, authorize.clone())
             .route(AUTHORIZE_ALIAS, authorize)

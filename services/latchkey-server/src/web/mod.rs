@@ -3,7 +3,7 @@
 //! without a gRPC client. Each page can be switched off in `[web]` for a team that
 //! brings its own frontend.
 //!
-//! - [`consent`]: the consent page on Jira's authorize path, and the verification code
+//! - [`consent_oauth1`]: the consent page on Jira's authorize path, and the verification code
 //!   page for `oob` consumers.
 //! - [`consent_oauth2`]: the OAuth 2.0 consent page on `/oauth2/authorize`.
 //! - [`grants`]: "My authorizations", the signed-in user's live grants.
@@ -18,7 +18,7 @@
 //! No OAuth rule lives here.
 
 mod admin;
-mod consent;
+mod consent_oauth1;
 mod consent_oauth2;
 pub mod csrf;
 mod grants;
@@ -159,7 +159,7 @@ impl WebPages {
             get(consent_oauth2::show).post(consent_oauth2::decide),
         );
         for path in oauth1_paths {
-            router = router.route(path, get(consent::show).post(consent::decide));
+            router = router.route(path, get(consent_oauth1::show).post(consent_oauth1::decide));
         }
         self.finish(router)
     }

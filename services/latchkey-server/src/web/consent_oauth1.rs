@@ -10,7 +10,7 @@
 
 use super::page::{Frame, PageError, allow_form_action, html};
 use super::{Pages, as_frontend, csrf, user_decision};
-use crate::http::handlers::request_token_in;
+use crate::http::oauth1::request_token_in;
 use askama::Template;
 use axum::Form;
 use axum::extract::{RawQuery, State};
