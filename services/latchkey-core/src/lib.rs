@@ -6,7 +6,8 @@
 //! Each protocol has its own folder, holding its wire rules, rows, store contract,
 //! policy and use cases: [`oauth1`] and [`oauth2`]. What both share sits at the root:
 //! the [`authority::Authority`] and its callers, the store's sum and errors, the change
-//! feed, the record cache, secrets, the clock and the argon2 pool.
+//! feed, the record cache, secrets, the clock, the argon2 pool, and the shared policy
+//! with the bounds every value is checked against ([`policy`], [`bounds`]).
 //!
 //! This crate knows nothing of gRPC, HTTP or SQL: the wire layers translate into it and
 //! the store crate implements its traits. Time and randomness come in through traits,
@@ -14,6 +15,7 @@
 
 pub mod argon2_pool;
 pub mod authority;
+pub mod bounds;
 pub mod change_feed;
 pub mod cipher;
 pub mod clock;

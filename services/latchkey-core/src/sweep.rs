@@ -33,10 +33,11 @@
 //! going when the next tick comes makes that tick skip. [`Sweeper::stop`] ends runs
 //! between batches.
 
+use crate::bounds::{LONGEST_LIFETIME, PolicyError};
 use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::oauth1::records::EndedAccessTokens;
-use crate::policy::{LONGEST_LIFETIME, Policy, PolicyError};
+use crate::policy::Policy;
 use crate::store::{Store, SweepJob};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::sync::Arc;

@@ -8,14 +8,11 @@
 //! The gate is built from the configuration before any listener binds
 //! ([`crate::startup::Application::build`]), and each listener holds it from then on.
 
-use crate::config::CredentialsConfig;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::AuthorityError;
-use latchkey_core::argon2_pool::Argon2Pool;
 use latchkey_core::authority::Caller;
-use latchkey_core::credentials::{CallerCredentials, CredentialConfigError};
-use std::sync::Arc;
+use latchkey_core::credentials::CallerCredentials;
 
 /// Which `Authorization` schemes a listener reads a credential from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,19 +32,9 @@ pub struct CredentialGate {
 }
 
 impl CredentialGate {
-    /// The gate for the configured credentials, checking chosen ones on `argon2`.
-    pub fn new(
-        config: &CredentialsConfig,
-        argon2: Arc<Argon2Pool>,
-    ) -> Result<Self, CredentialConfigError> {
-        Ok(Self {
-            credentials: CallerCredentials::new(
-                config.admin_hash.as_deref(),
-                config.frontend_hash.as_deref(),
-                config.service_hash.as_deref(),
-                argon2,
-            )?,
-        })
+    /// The gate for the configured credentials.
+    pub fn new(credentials: CallerCredentials) -> Self {
+        Self { credentials }
     }
 
     /// Who presents this `Authorization` value: the roles its credential holds, or an
@@ -99,15 +86,18 @@ fn presented(authorization: &str, schemes: Schemes) -> Option<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use latchkey_core::argon2_pool::Argon2Pool;
     use latchkey_core::credentials::{Role, digest_credential};
+    use std::sync::Arc;
 
     fn gate() -> CredentialGate {
-        let config = CredentialsConfig {
-            admin_hash: Some(digest_credential("admin-secret")),
-            frontend_hash: None,
-            service_hash: Some(digest_credential("service-secret")),
-        };
-        CredentialGate::new(&config, Arc::new(Argon2Pool::new())).unwrap()
+        let credentials = CallerCredentials::new(
+            Some(&digest_credential("admin-secret")),
+            None,
+            Some(&digest_credential("service-secret")),
+            Arc::new(Argon2Pool::new()),
+        );
+        CredentialGate::new(credentials.unwrap())
     }
 
     #[test]

@@ -14,6 +14,7 @@ use latchkey_api::v1::token_authority_server::TokenAuthorityServer;
 use latchkey_core::authority::Authority;
 use latchkey_core::cipher::SecretCipher;
 use latchkey_core::clock::{Clock, SystemClock};
+use latchkey_core::credentials::CallerCredentials;
 use latchkey_core::secret::OsRandomness;
 use latchkey_core::sweep::Sweeper;
 use latchkey_store::SeaStore;
@@ -207,10 +208,13 @@ impl Application {
     ) -> Result<Application, StartupError> {
         let backend = open_backend(&config, clock, config.migrate_on_start()).await?;
         // The one credential gate, before any listener exists.
-        let gate = Arc::new(CredentialGate::new(
-            &config.credentials,
+        let c = &config.credentials;
+        let gate = Arc::new(CredentialGate::new(CallerCredentials::new(
+            c.admin_hash.as_deref(),
+            c.frontend_hash.as_deref(),
+            c.service_hash.as_deref(),
             backend.authority.argon2_pool(),
-        )?);
+        )?));
         let address = config.grpc.listen;
         let listener = TcpListener::bind(address)
             .await

@@ -13,7 +13,7 @@
 //!   to tokens already issued.
 
 use super::records::{ConsumerRecord, TokenTimes};
-use crate::policy::{A_CENTURY, PolicyError, check_lifetime};
+use crate::bounds::{A_CENTURY, PolicyError, check_lifetime};
 use chrono::{DateTime, Duration, Utc};
 
 /// With no idle timeout in force, a token's last use is recorded at most this often,
@@ -63,7 +63,7 @@ pub enum AccessTokenEnd {
 
 impl OAuth1Policy {
     /// Refuses values outside their bounds: every lifetime above 0; the maximum
-    /// access-token lifetime at most [`crate::policy::LONGEST_LIFETIME`]; the default lifetime and the
+    /// access-token lifetime at most [`crate::bounds::LONGEST_LIFETIME`]; the default lifetime and the
     /// idle timeout at most that maximum; at least one verifier attempt.
     pub fn check(&self) -> Result<(), PolicyError> {
         let most = ("max_access_token_ttl", self.max_access_token_ttl);

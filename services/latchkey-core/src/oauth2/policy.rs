@@ -7,7 +7,7 @@
 //!   absolute end, `refresh_token_max` after the code was redeemed (365 days).
 
 use super::records::OAuth2ClientRecord;
-use crate::policy::{A_CENTURY, PolicyError, check_lifetime};
+use crate::bounds::{A_CENTURY, PolicyError, check_lifetime};
 use chrono::Duration;
 
 /// The longest a code may live.
@@ -42,7 +42,7 @@ impl Default for OAuth2Policy {
 
 impl OAuth2Policy {
     /// Refuses values outside their bounds: a code lives at most [`MAX_CODE_TTL`];
-    /// other lifetimes are above 0 and at most [`crate::policy::LONGEST_LIFETIME`], and a refresh
+    /// other lifetimes are above 0 and at most [`crate::bounds::LONGEST_LIFETIME`], and a refresh
     /// token's idle timeout at most its absolute lifetime.
     pub fn check(&self) -> Result<(), PolicyError> {
         let s = "oauth2";

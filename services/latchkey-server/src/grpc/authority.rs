@@ -2,9 +2,8 @@
 //! A call either protocol can make is converted (in [`super::convert`]) into an input
 //! that says which protocol it speaks; each arm then makes one core call.
 
-use super::convert::{
-    AuthorizeInput, ExchangeTokenInput, RevokeInput, ValidateAccessInput, timestamp,
-};
+use super::common::timestamp;
+use super::convert::{AuthorizeInput, ExchangeTokenInput, RevokeInput, ValidateAccessInput};
 use super::oauth1::{http_request, request_token_state, signed_request};
 use super::{Handlers, oauth1, oauth2, observe};
 use crate::metrics::TokenEvent;
@@ -167,10 +166,10 @@ impl TokenAuthority for AuthorityService {
                 RevokeInput::OAuth1 { revoker, target } => {
                     authority.revoke(&caller, revoker.oauth1(), &target).await?
                 }
-                RevokeInput::OAuth2Token { client, token } => {
+                RevokeInput::OAuth2(oauth2::Revocation::Token { client, token }) => {
                     authority.revoke_oauth2_token(&client, &token).await?
                 }
-                RevokeInput::OAuth2Grant { revoker, grant_id } => {
+                RevokeInput::OAuth2(oauth2::Revocation::Grant { revoker, grant_id }) => {
                     authority
                         .revoke_oauth2_grant(&caller, revoker.oauth2(), grant_id)
                         .await?

@@ -1,41 +1,17 @@
-//! What both protocols' conversions share (decisions, timestamps), and the inputs of
-//! the calls either protocol can make.
+//! The inputs of the calls either protocol can make.
 //!
 //! A request whose `oneof` picks the protocol becomes one input enum here, so a
 //! handler matches on what the call is and makes one core call per arm; an empty
 //! `oneof` is refused before any core call, naming it. Each protocol's own
 //! conversions are in [`super::oauth1`] and [`super::oauth2`].
 
+use super::common::{Revoker, decision};
 use super::{oauth1, oauth2};
 use latchkey_api::v1 as pb;
 use latchkey_core::authority::UserDecision;
-use latchkey_core::oauth1::access::RevokeActor;
 use latchkey_core::oauth1::records::RevokeTarget;
-use latchkey_core::oauth2::grant::{
-    OAuth2AuthorizationRequest, OAuth2ClientCredentials, OAuth2TokenRequest,
-};
-use latchkey_core::oauth2::tokens::GrantRevoker;
+use latchkey_core::oauth2::grant::{OAuth2AuthorizationRequest, OAuth2TokenRequest};
 use latchkey_core::{AuthorityError, AuthorityResult};
-
-/// The user's decision from its wire value; `None` for `DECISION_UNSPECIFIED`.
-pub fn decision(value: i32) -> AuthorityResult<Option<UserDecision>> {
-    match pb::Decision::try_from(value) {
-        Ok(pb::Decision::Approve) => Ok(Some(UserDecision::Approve)),
-        Ok(pb::Decision::Deny) => Ok(Some(UserDecision::Deny)),
-        Ok(pb::Decision::Unspecified) => Ok(None),
-        Err(_) => Err(AuthorityError::invalid("decision", "unknown decision")),
-    }
-}
-
-/// The wire value of a decision; `DECISION_UNSPECIFIED` for none.
-pub fn wire_decision(decision: Option<UserDecision>) -> i32 {
-    let decision = match decision {
-        Some(UserDecision::Approve) => pb::Decision::Approve,
-        Some(UserDecision::Deny) => pb::Decision::Deny,
-        None => pb::Decision::Unspecified,
-    };
-    decision as i32
-}
 
 /// An Authorize call: a decision on an OAuth 1.0a request token or on an OAuth 2.0
 /// authorization request (which may also be only checked, with no decision).
@@ -128,33 +104,6 @@ impl TryFrom<pb::ValidateAccessRequest> for ValidateAccessInput {
     }
 }
 
-/// Who revokes, in a user's or an admin's name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revoker {
-    /// A user, asserted by the frontend.
-    User(String),
-    /// An admin.
-    Admin,
-}
-
-impl Revoker {
-    /// As the OAuth 1.0a use case names it.
-    pub fn oauth1(&self) -> RevokeActor<'_> {
-        match self {
-            Revoker::User(user_id) => RevokeActor::User(user_id),
-            Revoker::Admin => RevokeActor::Admin,
-        }
-    }
-
-    /// As the OAuth 2.0 use case names it.
-    pub fn oauth2(&self) -> GrantRevoker<'_> {
-        match self {
-            Revoker::User(user_id) => GrantRevoker::User(user_id),
-            Revoker::Admin => GrantRevoker::Admin,
-        }
-    }
-}
-
 /// A Revoke call: what is revoked, and who asks.
 #[derive(Debug)]
 pub enum RevokeInput {
@@ -173,20 +122,8 @@ pub enum RevokeInput {
         /// What.
         target: RevokeTarget,
     },
-    /// An OAuth 2.0 token, by the client that holds it (RFC 7009).
-    OAuth2Token {
-        /// The client.
-        client: OAuth2ClientCredentials,
-        /// The token's value.
-        token: String,
-    },
-    /// An OAuth 2.0 grant, by its user or an admin.
-    OAuth2Grant {
-        /// Who asks.
-        revoker: Revoker,
-        /// The grant.
-        grant_id: uuid::Uuid,
-    },
+    /// An OAuth 2.0 token or grant.
+    OAuth2(oauth2::Revocation),
 }
 
 impl TryFrom<pb::RevokeRequest> for RevokeInput {
@@ -195,7 +132,7 @@ impl TryFrom<pb::RevokeRequest> for RevokeInput {
     fn try_from(message: pb::RevokeRequest) -> AuthorityResult<Self> {
         use pb::revoke_request::{Actor, Target};
         if let Some(target @ (Target::Oauth2Token(_) | Target::Oauth2GrantId(_))) = message.target {
-            return oauth2::revoke_input(target, message.actor);
+            return oauth2::revocation(target, message.actor).map(RevokeInput::OAuth2);
         }
         let target = oauth1::revoke_target(message.target)?;
         let named = |target: Option<RevokeTarget>| {
@@ -225,14 +162,6 @@ impl TryFrom<pb::RevokeRequest> for RevokeInput {
                 "say who asks: a consumer, a user or an admin",
             )),
         }
-    }
-}
-
-/// A protobuf timestamp.
-pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
     }
 }
 
@@ -301,6 +230,7 @@ mod tests {
 
     #[test]
     fn a_decision_goes_back_to_the_wire_as_it_came() {
+        use super::super::common::wire_decision;
         for wire in [
             pb::Decision::Unspecified,
             pb::Decision::Approve,
@@ -353,10 +283,10 @@ mod tests {
             client_id: "app".into(),
             client_secret: String::new(),
         }));
-        let Ok(RevokeInput::OAuth2Token {
+        let Ok(RevokeInput::OAuth2(oauth2::Revocation::Token {
             client,
             token: value,
-        }) = revoke(token(), client)
+        })) = revoke(token(), client)
         else {
             panic!("a client's token revocation converts");
         };
@@ -370,10 +300,10 @@ mod tests {
         let grant = Target::Oauth2GrantId("9f0c3c0e-5d4b-4a8e-9a43-0a4c1e0f6b2d".into());
         assert!(matches!(
             revoke(grant.clone(), user()),
-            Ok(RevokeInput::OAuth2Grant {
+            Ok(RevokeInput::OAuth2(oauth2::Revocation::Grant {
                 revoker: Revoker::User(_),
                 ..
-            })
+            }))
         ));
         assert_eq!(refused_field(revoke(grant, None)), "actor");
         let bad = Target::Oauth2GrantId("nope".into());

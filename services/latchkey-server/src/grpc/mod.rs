@@ -9,6 +9,7 @@
 
 mod admin;
 mod authority;
+mod common;
 mod convert;
 mod oauth1;
 mod oauth2;

@@ -2,7 +2,7 @@
 //! the OAuth 1.0a members of the messages and the core's OAuth 1.0a types, beside
 //! their OAuth 2.0 siblings in [`super::oauth2`].
 
-use super::convert::{timestamp, wire_decision};
+use super::common::{timestamp, wire_decision};
 use latchkey_api::v1 as pb;
 use latchkey_core::oauth1::access::Principal;
 use latchkey_core::oauth1::dance::{DecisionOutcome, IssuedAccessToken, RequestTokenStatus};

@@ -2,7 +2,7 @@
 //! the OAuth 2.0 members of the shared messages and the core's OAuth 2.0 types, kept
 //! apart so the OAuth 1.0a conversions read on their own.
 
-use super::convert::{RevokeInput, Revoker, timestamp, wire_decision};
+use super::common::{Revoker, timestamp, wire_decision};
 use latchkey_api::v1 as pb;
 use latchkey_core::authority::UserDecision;
 use latchkey_core::oauth2::clients::OAuth2ClientDraft;
@@ -96,20 +96,37 @@ pub fn principal(principal: BearerPrincipal) -> pb::Principal {
     }
 }
 
+/// An OAuth 2.0 revocation.
+#[derive(Debug)]
+pub enum Revocation {
+    /// A token, by the client that holds it (RFC 7009).
+    Token {
+        /// The client.
+        client: OAuth2ClientCredentials,
+        /// The token's value.
+        token: String,
+    },
+    /// A grant, by its user or an admin.
+    Grant {
+        /// Who asks.
+        revoker: Revoker,
+        /// The grant.
+        grant_id: uuid::Uuid,
+    },
+}
+
 /// A Revoke of an OAuth 2.0 token (by its client) or grant (by its user or an
 /// admin).
-pub fn revoke_input(
+pub fn revocation(
     target: pb::revoke_request::Target,
     actor: Option<pb::revoke_request::Actor>,
-) -> AuthorityResult<RevokeInput> {
+) -> AuthorityResult<Revocation> {
     use pb::revoke_request::{Actor, Target};
     match (target, actor) {
-        (Target::Oauth2Token(token), Some(Actor::Oauth2Client(client))) => {
-            Ok(RevokeInput::OAuth2Token {
-                client: credentials(Some(client)),
-                token,
-            })
-        }
+        (Target::Oauth2Token(token), Some(Actor::Oauth2Client(client))) => Ok(Revocation::Token {
+            client: credentials(Some(client)),
+            token,
+        }),
         (Target::Oauth2Token(_), _) => Err(AuthorityError::invalid(
             "actor",
             "an OAuth 2.0 token is revoked by its client (oauth2_client); users and admins \
@@ -128,7 +145,7 @@ pub fn revoke_input(
                     ));
                 }
             };
-            Ok(RevokeInput::OAuth2Grant { revoker, grant_id })
+            Ok(Revocation::Grant { revoker, grant_id })
         }
         _ => Err(AuthorityError::invalid("target", "not an OAuth 2.0 target")),
     }
