@@ -24,7 +24,9 @@ use super::Authority;
 use crate::change_feed::{ChangeFeed, FEED_LEASE, StoreChange};
 use crate::error::AuthorityResult;
 use crate::error::StoreError;
+use crate::oauth1::opened_secrets::OpenedSecrets;
 use crate::oauth1::records::{AccessTokenRecord, ConsumerRecord};
+use crate::oauth1::verify::consumer_secret_context;
 use crate::oauth2::records::{OAuth2ClientRecord, OAuth2TokenRecord};
 use crate::record_cache::{CAPACITY, CacheCounts, Lease, RecordCache, UNWATCHED_TTL, WATCHED_TTL};
 use crate::secret::TokenHash;
@@ -40,6 +42,9 @@ pub(crate) struct HotRecords {
     clients: RecordCache<OAuth2ClientRecord>,
     access_tokens: RecordCache<AccessTokenRecord, TokenHash>,
     oauth2_tokens: RecordCache<OAuth2TokenRecord, TokenHash>,
+    /// The secrets of the consumers and access tokens above, kept opened; they go
+    /// whenever their records go.
+    pub(crate) secrets: OpenedSecrets,
     /// The feed's lease over all four, when there is a feed.
     lease: Option<Arc<Lease>>,
 }
@@ -64,6 +69,7 @@ impl HotRecords {
             clients: RecordCache::new(CAPACITY, ttl, reliable).under(lease.clone()),
             access_tokens: RecordCache::new(TOKEN_CAPACITY, ttl, reliable).under(lease.clone()),
             oauth2_tokens: RecordCache::new(TOKEN_CAPACITY, ttl, reliable).under(lease.clone()),
+            secrets: OpenedSecrets::new(ttl),
             lease,
         }
     }
@@ -88,6 +94,10 @@ impl HotRecords {
     }
 
     fn set_reliable(&self, reliable: bool) {
+        if !reliable {
+            // Unheard changes may have replaced or revoked anything.
+            self.secrets.forget_all();
+        }
         self.consumers.set_reliable(reliable);
         self.clients.set_reliable(reliable);
         self.access_tokens.set_reliable(reliable);
@@ -98,11 +108,14 @@ impl HotRecords {
         self.consumers.forget_all();
         self.clients.forget_all();
         self.forget_tokens();
+        self.secrets.forget_all();
     }
 
     fn forget_consumer(&self, key: &str) {
         self.consumers.forget(key);
         self.access_tokens.forget_all();
+        self.secrets.forget(&consumer_secret_context(key));
+        self.secrets.forget_access_tokens();
     }
 
     fn forget_oauth2_client(&self, client_id: &str) {
@@ -113,6 +126,7 @@ impl HotRecords {
     fn forget_tokens(&self) {
         self.access_tokens.forget_all();
         self.oauth2_tokens.forget_all();
+        self.secrets.forget_access_tokens();
     }
 }
 

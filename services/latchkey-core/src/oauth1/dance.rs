@@ -9,6 +9,7 @@
 
 use super::HttpRequest;
 use super::consumer_rules::{OUT_OF_BAND, check_callback};
+use super::opened_secrets::ACCESS_TOKEN_CONTEXT;
 use super::records::{
     AccessTokenRecord, RequestTokenDecision, RequestTokenRecord, RequestTokenState,
 };
@@ -102,7 +103,7 @@ pub(crate) fn request_token_context(id: Uuid) -> String {
 
 /// The sealing context of an access token's secret.
 pub(crate) fn access_token_context(id: Uuid) -> String {
-    format!("access_token:{id}")
+    format!("{ACCESS_TOKEN_CONTEXT}{id}")
 }
 
 impl Authority {

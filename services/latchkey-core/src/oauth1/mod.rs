@@ -17,6 +17,7 @@ pub mod consumers;
 pub mod dance;
 pub mod encoding;
 pub mod keys;
+pub(crate) mod opened_secrets;
 pub mod policy;
 pub mod records;
 pub mod request;

@@ -7,14 +7,15 @@
 //! and that token's secret, and only then spends the nonce, so a forged request cannot
 //! burn a genuine consumer's nonces.
 
+use super::opened_secrets::ACCESS_TOKEN_CONTEXT;
 use super::records::{ConsumerRecord, NonceRecord};
 use crate::authority::Authority;
-use crate::cipher::with_opened;
 use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem, ProblemAdvice};
 use crate::oauth1::signature::{verify_hmac_sha1, verify_plaintext, verify_rsa_sha1};
 use crate::oauth1::{ConsumerPublicKey, HttpRequest, OAuthRequest, SignatureMethod};
 use crate::secret::EncryptedSecret;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 /// A request whose consumer is known and allowed, not yet signature-checked.
@@ -67,18 +68,26 @@ impl Authority {
     ) -> AuthorityResult<()> {
         // RSA-SHA1 signs with the consumer's private key alone (RFC 5849, 3.4.3): the
         // token secret is opened only for the methods that are keyed with it.
+        // An access token's secret is kept opened beside its cached record; a request
+        // token's, used once or twice, is opened each time.
         let token_secret = match token_secret {
             Some(secret) if request.method != SignatureMethod::RsaSha1 => Some(
-                self.cipher
-                    .open(secret.sealed, &secret.context)
-                    .map_err(Self::internal)?,
+                if secret.context.starts_with(ACCESS_TOKEN_CONTEXT) {
+                    self.hot
+                        .secrets
+                        .open(&self.cipher, secret.sealed, &secret.context)
+                } else {
+                    self.cipher
+                        .open(secret.sealed, &secret.context)
+                        .map(Arc::new)
+                }
+                .map_err(Self::internal)?,
             ),
             _ => None,
         };
         let token_secret = token_secret
-            .as_ref()
-            .map(secrecy::ExposeSecret::expose_secret)
-            .map_or("", |s| s);
+            .as_deref()
+            .map_or("", ExposeSecret::expose_secret);
         let valid = match request.method {
             SignatureMethod::RsaSha1 => {
                 let key = self.consumer_public_key(&request.consumer)?;
@@ -96,23 +105,26 @@ impl Authority {
                     )
                 })?;
                 let context = consumer_secret_context(&request.consumer.key);
-                with_opened(&self.cipher, sealed, &context, |consumer_secret| {
-                    if request.method == SignatureMethod::HmacSha1 {
-                        verify_hmac_sha1(
-                            &request.oauth.base_string,
-                            consumer_secret,
-                            token_secret,
-                            &request.oauth.protocol.signature,
-                        )
-                    } else {
-                        verify_plaintext(
-                            consumer_secret,
-                            token_secret,
-                            &request.oauth.protocol.signature,
-                        )
-                    }
-                })
-                .map_err(Self::internal)?
+                let consumer_secret = self
+                    .hot
+                    .secrets
+                    .open(&self.cipher, sealed, &context)
+                    .map_err(Self::internal)?;
+                let consumer_secret = consumer_secret.expose_secret();
+                if request.method == SignatureMethod::HmacSha1 {
+                    verify_hmac_sha1(
+                        &request.oauth.base_string,
+                        consumer_secret,
+                        token_secret,
+                        &request.oauth.protocol.signature,
+                    )
+                } else {
+                    verify_plaintext(
+                        consumer_secret,
+                        token_secret,
+                        &request.oauth.protocol.signature,
+                    )
+                }
             }
         };
         if !valid {

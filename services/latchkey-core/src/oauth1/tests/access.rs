@@ -487,3 +487,56 @@ async fn a_consumers_live_tokens_are_listed_for_the_admin_only() {
     let unknown = fx.authority.list_consumer_tokens(&admin(), "nobody").await;
     assert!(is_not_found(&unknown), "{unknown:?}");
 }
+
+#[tokio::test]
+async fn a_validation_keeps_its_secrets_opened_until_a_revocation_or_a_consumer_change() {
+    use crate::oauth1::dance::access_token_context;
+    use crate::oauth1::verify::consumer_secret_context;
+    let fx = Fixture::new();
+    let consumer = fx.hmac_consumer("jira").await;
+    let access = fx.access(&consumer).await;
+    let token_context = access_token_context(access.issued.token_id);
+    let secrets = &fx.authority.hot.secrets;
+    validate(&fx, &consumer, &access).await.unwrap();
+    assert!(secrets.holds(&consumer_secret_context("jira")));
+    assert!(secrets.holds(&token_context));
+    // Kept secrets still check: a wrong signature is refused, a right one passes.
+    validate(&fx, &consumer, &access).await.unwrap();
+    let forged = consumer.resource(&access.token, "not the secret");
+    assert_eq!(
+        oauth_problem(
+            fx.authority
+                .validate_access(&service(), &forged.http())
+                .await
+        ),
+        Problem::SignatureInvalid
+    );
+    fx.authority
+        .revoke(
+            &admin(),
+            RevokeActor::Admin,
+            &RevokeTarget::Token(access.issued.token_id),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !secrets.holds(&token_context),
+        "a revocation takes the token's secret"
+    );
+    assert!(secrets.holds(&consumer_secret_context("jira")));
+    fx.authority
+        .update_consumer(
+            &admin(),
+            "jira",
+            ConsumerChanges {
+                name: Some("Jira, renamed".into()),
+                ..ConsumerChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !secrets.holds(&consumer_secret_context("jira")),
+        "a consumer's change takes its shared secret"
+    );
+}
