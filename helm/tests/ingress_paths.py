@@ -24,7 +24,7 @@ def constants(path):
 # Both files name an AUTHORIZE_PATH: the endpoints are the union of their values.
 oauth = set(constants("http/mod.rs").values()) | set(constants("http/oauth2.rs").values())
 web = constants("web/mod.rs")
-if len(oauth) < 10 or not {"STYLESHEET_PATH", "AUTHORIZATIONS_PATH", "ADMIN_PATH"} <= web.keys():
+if len(oauth) < 10 or not {"STYLESHEET_PATH", "AUTHORIZATIONS_PATH", "JIRA_AUTHORIZATIONS_PATH", "ADMIN_PATH"} <= web.keys():
     sys.exit(f"could not read the server's paths: {oauth} {web}")
 endpoints = oauth | {web["STYLESHEET_PATH"]}
 
@@ -51,8 +51,8 @@ if any(kind != "Exact" for _, kind in default):
     fail("the default paths must be Exact", default)
 
 users = routes("ingress.exposeUserPages=true")
-if users - default != {(web["AUTHORIZATIONS_PATH"], "Prefix")}:
-    fail("exposeUserPages must add /web/authorizations and nothing else", users)
+if users - default != {(web["AUTHORIZATIONS_PATH"], "Prefix"), (web["JIRA_AUTHORIZATIONS_PATH"], "Exact")}:
+    fail("exposeUserPages must add /web/authorizations and Jira's path to it, nothing else", users)
 
 admin = routes("ingress.exposeAdminPages=true")
 if admin - default != {(web["ADMIN_PATH"], "Prefix")}:

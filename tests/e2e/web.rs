@@ -6,6 +6,7 @@
 use latchkey_api::v1 as pb;
 use latchkey_server::config::Config;
 use latchkey_server::http::{ACCESS_TOKEN_PATH, AUTHORIZE_PATH, REQUEST_TOKEN_PATH};
+use latchkey_server::web::{AUTHORIZATIONS_PATH, JIRA_AUTHORIZATIONS_PATH};
 use latchkey_tests::TestApp;
 use latchkey_tests::app::ADMIN;
 use latchkey_tests::consumer::{Extras, TestConsumer};
@@ -32,6 +33,7 @@ on_both_backends_with!(
     oauth2_deny_and_client_mistakes_go_back_to_the_client_with_error_and_state,
     an_oauth2_request_for_an_unknown_client_or_address_is_an_error_page_never_a_redirect,
     an_oauth2_decision_without_a_good_form_token_is_refused_and_issues_no_code,
+    jiras_access_tokens_page_leads_a_user_to_my_authorizations,
 );
 
 on_both_backends_with!(
@@ -653,7 +655,12 @@ async fn development_mode_signs_everyone_in_and_says_so_on_every_page(app: &Test
 
 async fn pages_switched_off_are_not_served(app: &TestApp) {
     let client = client();
-    for path in ["/web/authorizations", "/web/admin", "/web/admin/new"] {
+    for path in [
+        "/web/authorizations",
+        JIRA_AUTHORIZATIONS_PATH,
+        "/web/admin",
+        "/web/admin/new",
+    ] {
         let answer = Answer::read(client.get(pod_url(app, path)).send().await.unwrap()).await;
         assert_eq!(answer.status, 404, "{path}");
     }
@@ -915,4 +922,20 @@ async fn an_oauth2_decision_without_a_good_form_token_is_refused_and_issues_no_c
     let answer = alice.post(app, "/oauth2/authorize", &good).await;
     assert_eq!(answer.status, 303, "{answer:?}");
     assert!(param(answer.header("location"), "code").is_some());
+}
+
+async fn jiras_access_tokens_page_leads_a_user_to_my_authorizations(app: &TestApp) {
+    let mut browser = Browser::as_user("alice");
+    let answer = browser.get(app, JIRA_AUTHORIZATIONS_PATH).await;
+    assert_eq!(answer.status, 303, "{answer:?}");
+    let from = reqwest::Url::parse(&pod_url(app, JIRA_AUTHORIZATIONS_PATH)).unwrap();
+    let landed = from.join(answer.header("location")).unwrap();
+    assert_eq!(landed.path(), AUTHORIZATIONS_PATH);
+    let page = browser.send(client().get(landed)).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.body.contains("alice"),
+        "the page is alice's: {}",
+        page.body
+    );
 }

@@ -45,6 +45,12 @@ use std::sync::Arc;
 
 /// "My authorizations".
 pub const AUTHORIZATIONS_PATH: &str = "/web/authorizations";
+/// Jira's own path to a user's OAuth access tokens, which Jira users know and have
+/// bookmarked: it sends them on to "My authorizations".
+pub const JIRA_AUTHORIZATIONS_PATH: &str = "/plugins/servlet/oauth/users/access-tokens";
+/// From [`JIRA_AUTHORIZATIONS_PATH`] to [`AUTHORIZATIONS_PATH`], relative, so that it
+/// lands under any path prefix an ingress strips (`public_base_url` with a path).
+const FROM_JIRA_TO_AUTHORIZATIONS: &str = "../../../../web/authorizations";
 /// The list of consumers, the entry to OAuth administration.
 pub const ADMIN_PATH: &str = "/web/admin";
 const STYLESHEET_PATH: &str = "/web/static/latchkey.css";
@@ -172,6 +178,10 @@ impl WebPages {
         if self.pages.authorizations_page {
             router = router
                 .route(AUTHORIZATIONS_PATH, get(grants::show))
+                .route(
+                    JIRA_AUTHORIZATIONS_PATH,
+                    get(|| async { Redirect::to(FROM_JIRA_TO_AUTHORIZATIONS) }),
+                )
                 .route("/web/authorizations/revoke", post(grants::revoke));
         }
         if self.pages.admin_pages {
@@ -202,4 +212,19 @@ async fn stylesheet() -> impl IntoResponse {
         ],
         include_str!("../../templates/web/latchkey.css"),
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jiras_path_leads_to_my_authorizations_under_any_prefix() {
+        for prefix in ["", "/auth", "/a/b"] {
+            let jira = url::Url::parse(&format!("https://h{prefix}{JIRA_AUTHORIZATIONS_PATH}"));
+            let landed = jira.unwrap().join(FROM_JIRA_TO_AUTHORIZATIONS).unwrap();
+            assert_eq!(landed.path(), format!("{prefix}{AUTHORIZATIONS_PATH}"));
+        }
+    }
 }
