@@ -20,6 +20,7 @@ mod m20261123_000005_create_audit_log;
 mod m20261123_000006_track_token_use;
 mod m20261123_000007_create_oauth2;
 mod m20261123_000008_drop_redundant_access_token_index;
+mod m20261204_000010_two_legged_links;
 
 /// Runs Latchkey's migrations in order.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_track_token_use::Migration),
             Box::new(m20261123_000007_create_oauth2::Migration),
             Box::new(m20261123_000008_drop_redundant_access_token_index::Migration),
+            Box::new(m20261204_000010_two_legged_links::Migration),
         ]
     }
 }

@@ -83,6 +83,7 @@ mod problems;
 mod revoke;
 mod storage;
 mod sweeping;
+mod two_legged;
 mod undecodable;
 mod web;
 

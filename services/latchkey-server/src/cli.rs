@@ -11,7 +11,8 @@ use latchkey_core::cipher::SecretCipher;
 use latchkey_core::clock::SystemClock;
 use latchkey_core::credentials::{digest_credential, hash_credential};
 use latchkey_core::oauth1::SignatureMethod;
-use latchkey_core::oauth1::consumers::{ConsumerDraft, SharedSecretChoice};
+use latchkey_core::oauth1::consumers::{ConsumerChanges, ConsumerDraft, SharedSecretChoice};
+use latchkey_core::oauth1::records::TwoLeggedPolicy;
 use latchkey_core::store::SweepJob;
 use secrecy::{ExposeSecret, SecretString};
 use std::io::Read;
@@ -69,6 +70,24 @@ enum ConsumerCommand {
         /// The consumer key.
         key: String,
     },
+    /// Changes a consumer's 2-legged OAuth settings, as Jira's incoming-link screen
+    /// does; a setting not given stays as it is.
+    TwoLegged(TwoLeggedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TwoLeggedArgs {
+    /// The consumer key.
+    key: String,
+    /// Allow requests signed with no oauth_token (true or false).
+    #[arg(long)]
+    allow: Option<bool>,
+    /// The user such requests act as; "" for none.
+    #[arg(long)]
+    execute_as: Option<String>,
+    /// Allow such requests to name their user in xoauth_requestor_id (true or false).
+    #[arg(long)]
+    impersonation: Option<bool>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +122,15 @@ struct AddConsumer {
     /// Access-token idle timeout in seconds (default: the server's).
     #[arg(long)]
     access_token_idle_timeout: Option<u64>,
+    /// Allow 2-legged requests (signed with no oauth_token).
+    #[arg(long)]
+    two_legged: bool,
+    /// The user 2-legged requests act as (default: none).
+    #[arg(long, requires = "two_legged")]
+    execute_as: Option<String>,
+    /// Allow 2-legged requests to name their user in xoauth_requestor_id.
+    #[arg(long, requires = "two_legged")]
+    impersonation: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -266,6 +294,11 @@ async fn consumer(config: &Config, command: ConsumerCommand) -> anyhow::Result<(
                     .collect(),
                 access_token_ttl_seconds: add.access_token_ttl,
                 access_token_idle_seconds: add.access_token_idle_timeout,
+                two_legged: Some(TwoLeggedPolicy {
+                    allowed: add.two_legged,
+                    execute_as: add.execute_as,
+                    impersonation: add.impersonation,
+                }),
             };
             let registered = authority.register_consumer(&operator, draft).await?;
             println!("registered consumer {}", registered.consumer.key);
@@ -305,6 +338,40 @@ async fn consumer(config: &Config, command: ConsumerCommand) -> anyhow::Result<(
                 .set_consumer_enabled(&operator, &key, true)
                 .await?;
             println!("enabled consumer {key}");
+        }
+        ConsumerCommand::TwoLegged(args) => {
+            let mut policy = authority
+                .get_consumer(&operator, &args.key)
+                .await?
+                .two_legged;
+            if let Some(allow) = args.allow {
+                policy.allowed = allow;
+            }
+            if let Some(user) = args.execute_as {
+                policy.execute_as = Some(user);
+            }
+            if let Some(impersonation) = args.impersonation {
+                policy.impersonation = impersonation;
+            }
+            let changes = ConsumerChanges {
+                two_legged: Some(policy),
+                ..ConsumerChanges::default()
+            };
+            let updated = authority
+                .update_consumer(&operator, &args.key, changes)
+                .await?;
+            let link = &updated.two_legged;
+            println!(
+                "consumer {}: 2-legged {}, execute as {}, impersonation {}",
+                updated.key,
+                if link.allowed { "allowed" } else { "refused" },
+                link.execute_as.as_deref().unwrap_or("no user"),
+                if link.impersonation {
+                    "allowed"
+                } else {
+                    "refused"
+                },
+            );
         }
     }
     Ok(())

@@ -5,7 +5,9 @@
 //!   `latchkey_call_duration_seconds{protocol, method}`: every gRPC call (code as
 //!   gRPC names it) and every OAuth HTTP request (code as the HTTP status);
 //! - `latchkey_tokens_total{event}`: request tokens `issued`, access tokens
-//!   `exchanged`, access tokens `revoked`, over gRPC and HTTP alike.
+//!   `exchanged`, access tokens `revoked`, over gRPC and HTTP alike;
+//! - `latchkey_two_legged_validations_total{kind="two_legged"|"impersonation"}`:
+//!   2-legged OAuth validations that passed, impersonating ones apart.
 //!
 //! Read from plain counters when scraped, because the core and the store keep them:
 //! - `latchkey_swept_rows_total{job}`, `latchkey_sweep_runs_total{job}`,
@@ -147,6 +149,21 @@ impl Metrics {
         };
         self.counter("latchkey_tokens_total", vec![("event", event.to_owned())])
             .increment(n);
+    }
+
+    /// A 2-legged validation passed: `impersonation` when it acts for the user named
+    /// in `xoauth_requestor_id`, else as the link's "execute as" user or no one.
+    pub fn two_legged(&self, impersonation: bool) {
+        let kind = if impersonation {
+            "impersonation"
+        } else {
+            "two_legged"
+        };
+        self.counter(
+            "latchkey_two_legged_validations_total",
+            vec![("kind", kind.to_owned())],
+        )
+        .increment(1);
     }
 
     /// The Prometheus text exposition, with the read-on-scrape values refreshed.

@@ -9,6 +9,7 @@ use super::policy::AccessTokenEnd;
 use super::records::{
     AccessTokenRecord, ConsumerTokenRecord, GrantRecord, RevocationSelector, RevokeTarget,
 };
+use super::request::REQUESTOR_ID;
 use super::verify::{SignedRequest, TokenSecret};
 use crate::authority::cached::Source;
 use crate::authority::{Authority, Caller, validate_user_id};
@@ -22,14 +23,29 @@ use uuid::Uuid;
 /// On whose behalf a validated request acts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The user who granted the token.
-    pub user_id: String,
+    /// The user it acts for: who granted the token; for a 2-legged request the
+    /// consumer's "execute as" user, or the user it impersonates. `None` when a
+    /// 2-legged request acts for no user.
+    pub user_id: Option<String>,
     /// The consumer acting.
     pub consumer_key: String,
-    /// The access token's id.
-    pub token_id: Uuid,
-    /// When the token ends.
-    pub expires_at: DateTime<Utc>,
+    /// How the request came to act for its user.
+    pub kind: AccessKind,
+    /// The access token's id; `None` for a 2-legged request, which has none.
+    pub token_id: Option<Uuid>,
+    /// When the token ends; `None` for a 2-legged request.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// How a validated request came to act for its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessKind {
+    /// With an access token the user granted (the three-legged dance).
+    Granted,
+    /// 2-legged: the consumer alone, as its configured "execute as" user or as no one.
+    TwoLegged,
+    /// 2-legged, acting for the user named in `xoauth_requestor_id`.
+    Impersonation,
 }
 
 /// Who asks for a revocation of a target they name. A consumer is not among them: it
@@ -79,6 +95,23 @@ impl Authority {
             caller.require_any(&[Role::Service, Role::Admin], "ValidateAccess")?;
         }
         let request = self.begin_signed(http).await?;
+        if request
+            .oauth
+            .protocol
+            .token
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
+            return self.two_legged(&request).await;
+        }
+        if request.oauth.requestor_id.is_some() {
+            return Err(OAuthFailure::with_parameters(
+                Problem::ParameterRejected,
+                "xoauth_requestor_id names a user only in a 2-legged request (no oauth_token)",
+                [REQUESTOR_ID],
+            )
+            .into());
+        }
         let token = self.live_access_token_of(&request).await?;
         let idle_setting = request.consumer.access_token_idle_seconds;
         if self
@@ -92,12 +125,55 @@ impl Authority {
             self.note_access_token_use(&token.token_hash, request.now);
         }
         let principal = Principal {
-            expires_at: self.policy.oauth1.access_token_expiry(token.times()),
-            user_id: token.user_id,
+            expires_at: Some(self.policy.oauth1.access_token_expiry(token.times())),
+            user_id: Some(token.user_id),
             consumer_key: token.consumer_key,
-            token_id: token.id,
+            kind: AccessKind::Granted,
+            token_id: Some(token.id),
         };
         Ok(principal)
+    }
+
+    /// A request signed by the consumer alone (2-legged OAuth), as its link allows:
+    /// the signature and nonce are checked as for any request, then the link's
+    /// settings decide whom it acts for. A consumer learns whether its link allows
+    /// this only with a request that verifies.
+    async fn two_legged(&self, request: &SignedRequest) -> AuthorityResult<Principal> {
+        self.finish_signed(request, None).await?;
+        let link = &request.consumer.two_legged;
+        let key = &request.consumer.key;
+        if !link.allowed {
+            return Err(AuthorityError::oauth(
+                Problem::PermissionDenied,
+                format!("consumer {key} may not make 2-legged requests"),
+            ));
+        }
+        let (user_id, kind) = match &request.oauth.requestor_id {
+            None => (link.execute_as.clone(), AccessKind::TwoLegged),
+            Some(_) if !link.impersonation => {
+                return Err(AuthorityError::oauth(
+                    Problem::PermissionDenied,
+                    format!("consumer {key} may not impersonate users"),
+                ));
+            }
+            Some(user_id) => {
+                validate_user_id(user_id).map_err(|_| {
+                    OAuthFailure::with_parameters(
+                        Problem::ParameterRejected,
+                        "xoauth_requestor_id must be a user id: 1 to 255 characters, none of them control characters",
+                        [REQUESTOR_ID],
+                    )
+                })?;
+                (Some(user_id.clone()), AccessKind::Impersonation)
+            }
+        };
+        Ok(Principal {
+            user_id,
+            consumer_key: key.clone(),
+            kind,
+            token_id: None,
+            expires_at: None,
+        })
     }
 
     /// Finds the request's access token, checks it is this consumer's, unrevoked and

@@ -2,9 +2,9 @@
 //! Admin credential for every call.
 
 use super::consumer_rules::{parse_absolute_http_url, validate_consumer_key};
-use super::records::ConsumerRecord;
+use super::records::{ConsumerRecord, TwoLeggedPolicy};
 use super::verify::consumer_secret_context;
-use crate::authority::{Authority, Caller};
+use crate::authority::{Authority, Caller, validate_user_id};
 use crate::credentials::Role;
 use crate::error::{AuthorityError, AuthorityResult};
 use crate::oauth1::{ConsumerPublicKey, SignatureMethod};
@@ -47,6 +47,8 @@ pub struct ConsumerDraft {
     pub access_token_ttl_seconds: Option<u64>,
     /// Access-token idle timeout in seconds; `None` or 0 for the server setting.
     pub access_token_idle_seconds: Option<u64>,
+    /// 2-legged OAuth; off unless given.
+    pub two_legged: Option<TwoLeggedPolicy>,
 }
 
 /// Changes to a consumer; `None` leaves a field as it is.
@@ -71,6 +73,8 @@ pub struct ConsumerChanges {
     /// New idle timeout; `Some(0)` for the server setting. Idle timeouts are checked
     /// at each use, so this applies to tokens already issued at once.
     pub access_token_idle_seconds: Option<u64>,
+    /// New 2-legged OAuth settings, all three at once.
+    pub two_legged: Option<TwoLeggedPolicy>,
     /// Also cut every issued, unrevoked token that would outlive the consumer's
     /// lifetime (as it stands after this change) counted from its issue. Tokens are
     /// never lengthened.
@@ -130,6 +134,7 @@ impl Authority {
             signature_methods: Vec::new(),
             access_token_ttl_seconds: None,
             access_token_idle_seconds: None,
+            two_legged: TwoLeggedPolicy::default(),
             enabled: true,
             created_at: now,
             updated_at: now,
@@ -143,6 +148,7 @@ impl Authority {
             signature_methods: Some(draft.signature_methods),
             access_token_ttl_seconds: draft.access_token_ttl_seconds,
             access_token_idle_seconds: draft.access_token_idle_seconds,
+            two_legged: draft.two_legged,
             apply_to_issued_tokens: false,
         };
         self.apply_changes(&mut consumer, changes)?;
@@ -327,6 +333,9 @@ impl Authority {
             }
             consumer.description = description;
         }
+        if let Some(two_legged) = changes.two_legged {
+            consumer.two_legged = checked_two_legged(two_legged)?;
+        }
         if let Some(callback) = changes.callback_url {
             consumer.callback_url = if callback.is_empty() {
                 None
@@ -433,4 +442,21 @@ impl Authority {
             .seal(secret, &consumer_secret_context(key))
             .map_err(Self::internal)
     }
+}
+/// 2-legged settings as stored: an empty "execute as" user is none; any other must be
+/// a valid user id.
+fn checked_two_legged(mut policy: TwoLeggedPolicy) -> AuthorityResult<TwoLeggedPolicy> {
+    policy.execute_as = policy
+        .execute_as
+        .map(|user| user.trim().to_owned())
+        .filter(|user| !user.is_empty());
+    if let Some(user) = &policy.execute_as {
+        validate_user_id(user).map_err(|_| {
+            AuthorityError::invalid(
+                "execute_as_user",
+                "a user id has 1 to 255 characters, none of them control characters",
+            )
+        })?;
+    }
+    Ok(policy)
 }

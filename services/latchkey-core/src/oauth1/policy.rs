@@ -250,6 +250,7 @@ mod tests {
             signature_methods: Vec::new(),
             access_token_ttl_seconds: None,
             access_token_idle_seconds: None,
+            two_legged: Default::default(),
             enabled: true,
             created_at: at(0),
             updated_at: at(0),

@@ -29,12 +29,27 @@ pub struct ConsumerRecord {
     pub access_token_ttl_seconds: Option<i64>,
     /// Idle timeout of its access tokens in seconds; `None` for the server setting.
     pub access_token_idle_seconds: Option<i64>,
+    /// What it may do without a user's token (2-legged OAuth).
+    pub two_legged: TwoLeggedPolicy,
     /// A disabled consumer's requests fail with `consumer_key_rejected`.
     pub enabled: bool,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a consumer may do without a user's token (2-legged OAuth), as Jira's
+/// "Incoming Authentication" screen sets it. Everything is off by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TwoLeggedPolicy {
+    /// "Allow 2-Legged OAuth": it may sign requests with no `oauth_token`.
+    pub allowed: bool,
+    /// "Execute as": the user such a request acts as; `None` for no user.
+    pub execute_as: Option<String>,
+    /// "Allow user impersonation through 2-Legged OAuth": such a request may name the
+    /// user it acts for in `xoauth_requestor_id`.
+    pub impersonation: bool,
 }
 
 /// Where a request token is in its life. The stored state never says "expired":

@@ -70,7 +70,14 @@ pub struct OAuthRequest {
     pub base_string: String,
     /// Whether the URL's scheme is https (PLAINTEXT is refused otherwise).
     pub is_https: bool,
+    /// `xoauth_requestor_id`, decoded: the user a 2-legged request acts for, as
+    /// Atlassian's application links (after Google's 2-legged OAuth) send it in the
+    /// query or the form body, where it is signed.
+    pub requestor_id: Option<String>,
 }
+
+/// The parameter a 2-legged request names its user in.
+pub const REQUESTOR_ID: &str = "xoauth_requestor_id";
 
 /// One decoded `name=value` pair, from whichever source; borrowed from the request
 /// unless decoding changed it.
@@ -90,6 +97,7 @@ impl OAuthRequest {
 
         let mut parameters = Vec::new();
         header_parameters(request.authorization, &mut parameters)?;
+        let from_header = parameters.len();
         form_parameters(url.query().unwrap_or(""), "query", &mut parameters)?;
         form_parameters(request.form_body, "form body", &mut parameters)?;
         if parameters.len() > MAX_PARAMETERS {
@@ -100,11 +108,22 @@ impl OAuthRequest {
         }
 
         let protocol = protocol_parameters(&parameters)?;
+        let mut requestors = parameters[from_header..]
+            .iter()
+            .filter(|(name, _)| name == REQUESTOR_ID);
+        let requestor_id = requestors.next().map(|(_, value)| value.to_string());
+        if requestors.next().is_some() {
+            return Err(rejected_naming(
+                REQUESTOR_ID,
+                "xoauth_requestor_id is given twice",
+            ));
+        }
         let base_string = base_string(&method, &url, &parameters);
         Ok(OAuthRequest {
             protocol,
             base_string,
             is_https: url.scheme() == "https",
+            requestor_id,
         })
     }
 }

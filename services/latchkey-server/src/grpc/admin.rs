@@ -1,6 +1,6 @@
 //! `latchkey.v1.ConsumerAdmin`: consumer administration, admin credential only.
 
-use super::oauth1::{consumer, signature_methods};
+use super::oauth1::{consumer, signature_methods, two_legged};
 use super::{Handlers, oauth2, observe};
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::consumer_admin_server::ConsumerAdmin;
@@ -50,6 +50,7 @@ impl ConsumerAdmin for AdminService {
                 signature_methods: signature_methods(&message.signature_methods)?,
                 access_token_ttl_seconds: message.token_policy.map(|p| p.access_token_ttl_seconds),
                 access_token_idle_seconds: message.token_policy.map(|p| p.idle_timeout_seconds),
+                two_legged: message.two_legged.map(two_legged),
             };
             let registered = self.0.authority.register_consumer(&caller, draft).await?;
             Ok(pb::RegisterConsumerResponse {
@@ -117,6 +118,7 @@ impl ConsumerAdmin for AdminService {
                 },
                 access_token_ttl_seconds: message.token_policy.map(|p| p.access_token_ttl_seconds),
                 access_token_idle_seconds: message.token_policy.map(|p| p.idle_timeout_seconds),
+                two_legged: message.two_legged.map(two_legged),
                 apply_to_issued_tokens: message.apply_to_issued_tokens,
             };
             Ok(consumer(

@@ -9,6 +9,7 @@ use super::{Handlers, oauth1, oauth2, observe};
 use crate::metrics::TokenEvent;
 use latchkey_api::v1 as pb;
 use latchkey_api::v1::token_authority_server::TokenAuthority;
+use latchkey_core::oauth1::access::AccessKind;
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
 
@@ -135,6 +136,20 @@ impl TokenAuthority for AuthorityService {
                     let principal = authority
                         .validate_access(&caller, &signed_request(&signed))
                         .await?;
+                    match principal.kind {
+                        AccessKind::Granted => {}
+                        AccessKind::TwoLegged => self.0.metrics.two_legged(false),
+                        AccessKind::Impersonation => {
+                            // Counted and logged, not written to the audit table: the
+                            // hot path stays free of writes (see the README).
+                            self.0.metrics.two_legged(true);
+                            tracing::info!(
+                                consumer = %principal.consumer_key,
+                                user = principal.user_id.as_deref().unwrap_or(""),
+                                "2-legged request impersonating a user"
+                            );
+                        }
+                    }
                     oauth1::principal(principal)
                 }
                 ValidateAccessInput::Bearer(token) => {

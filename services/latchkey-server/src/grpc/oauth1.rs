@@ -4,9 +4,9 @@
 
 use super::common::{timestamp, wire_decision};
 use latchkey_api::v1 as pb;
-use latchkey_core::oauth1::access::Principal;
+use latchkey_core::oauth1::access::{AccessKind, Principal};
 use latchkey_core::oauth1::dance::{DecisionOutcome, IssuedAccessToken, RequestTokenStatus};
-use latchkey_core::oauth1::records::{ConsumerRecord, GrantRecord, RevokeTarget};
+use latchkey_core::oauth1::records::{ConsumerRecord, GrantRecord, RevokeTarget, TwoLeggedPolicy};
 use latchkey_core::oauth1::{HttpRequest, SignatureMethod};
 use latchkey_core::{AuthorityError, AuthorityResult};
 use secrecy::ExposeSecret;
@@ -54,12 +54,30 @@ pub fn access_token(issued: IssuedAccessToken) -> pb::OAuth1AccessToken {
 
 /// On whose behalf a validated signed request acts.
 pub fn principal(principal: Principal) -> pb::Principal {
+    let kind = match principal.kind {
+        AccessKind::Granted => pb::AccessKind::Granted,
+        AccessKind::TwoLegged => pb::AccessKind::TwoLegged,
+        AccessKind::Impersonation => pb::AccessKind::Impersonation,
+    };
     pb::Principal {
-        user_id: principal.user_id,
+        user_id: principal.user_id.unwrap_or_default(),
         consumer_key: principal.consumer_key,
-        token_id: principal.token_id.to_string(),
-        expires_at: Some(timestamp(principal.expires_at)),
+        token_id: principal
+            .token_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        expires_at: principal.expires_at.map(timestamp),
         scopes: Vec::new(),
+        kind: kind as i32,
+    }
+}
+
+/// A consumer's 2-legged settings from the wire; an empty "execute as" user is none.
+pub fn two_legged(wire: pb::TwoLeggedOAuth) -> TwoLeggedPolicy {
+    TwoLeggedPolicy {
+        allowed: wire.allowed,
+        execute_as: (!wire.execute_as_user.is_empty()).then_some(wire.execute_as_user),
+        impersonation: wire.allow_user_impersonation,
     }
 }
 
@@ -154,6 +172,11 @@ pub fn consumer(record: ConsumerRecord) -> pb::Consumer {
                 .access_token_idle_seconds
                 .and_then(|s| u64::try_from(s).ok())
                 .unwrap_or(0),
+        }),
+        two_legged: Some(pb::TwoLeggedOAuth {
+            allowed: record.two_legged.allowed,
+            execute_as_user: record.two_legged.execute_as.unwrap_or_default(),
+            allow_user_impersonation: record.two_legged.impersonation,
         }),
         enabled: record.enabled,
         created_at: Some(timestamp(record.created_at)),

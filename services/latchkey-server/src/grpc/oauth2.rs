@@ -93,6 +93,7 @@ pub fn principal(principal: BearerPrincipal) -> pb::Principal {
         token_id: principal.token_id.to_string(),
         expires_at: Some(timestamp(principal.expires_at)),
         scopes: principal.scopes,
+        kind: pb::AccessKind::Granted as i32,
     }
 }
 

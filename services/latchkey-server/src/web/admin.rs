@@ -20,8 +20,8 @@ use latchkey_core::authority::Caller;
 use latchkey_core::error::AuthorityError;
 use latchkey_core::oauth1::access::RevokeActor;
 use latchkey_core::oauth1::consumers::{ConsumerChanges, ConsumerDraft, SharedSecretChoice};
-use latchkey_core::oauth1::records::ConsumerRecord;
 use latchkey_core::oauth1::records::RevokeTarget;
+use latchkey_core::oauth1::records::{ConsumerRecord, TwoLeggedPolicy};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
@@ -83,6 +83,9 @@ struct ConsumerPage {
     enabled: bool,
     ttl_seconds: String,
     idle_seconds: String,
+    two_legged: bool,
+    execute_as: String,
+    impersonation: bool,
     tokens: Vec<TokenRow>,
 }
 
@@ -113,6 +116,17 @@ pub struct UpdateForm {
     access_token_ttl_seconds: String,
     access_token_idle_seconds: String,
     apply_to_issued_tokens: Option<String>,
+    form_token: String,
+}
+
+/// The 2-legged OAuth form: an unchecked box is not sent, so absent means off.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TwoLeggedForm {
+    key: String,
+    allowed: Option<String>,
+    execute_as: String,
+    impersonation: Option<String>,
     form_token: String,
 }
 
@@ -249,6 +263,7 @@ pub async fn register(
             "access_token_idle_seconds",
             &form.access_token_idle_seconds,
         )?,
+        two_legged: None,
     };
     let registered = pages
         .authority
@@ -301,6 +316,9 @@ pub async fn show(
         has_shared_secret: consumer.shared_secret.is_some(),
         ttl_seconds: optional(consumer.access_token_ttl_seconds),
         idle_seconds: optional(consumer.access_token_idle_seconds),
+        two_legged: consumer.two_legged.allowed,
+        execute_as: consumer.two_legged.execute_as.unwrap_or_default(),
+        impersonation: consumer.two_legged.impersonation,
         key: consumer.key,
         name: consumer.name,
         description: consumer.description,
@@ -334,7 +352,30 @@ pub async fn update(
         access_token_idle_seconds: Some(
             seconds("access_token_idle_seconds", &form.access_token_idle_seconds)?.unwrap_or(0),
         ),
+        two_legged: None,
         apply_to_issued_tokens: form.apply_to_issued_tokens.is_some(),
+    };
+    pages
+        .authority
+        .update_consumer(&Caller::OPERATOR, &form.key, changes)
+        .await?;
+    Ok(Redirect::to(&consumer_href(&form.key)).into_response())
+}
+
+/// `POST /web/admin/consumer/two-legged`: the incoming link's 2-legged settings.
+pub async fn set_two_legged(
+    State(pages): State<Pages>,
+    headers: HeaderMap,
+    Form(form): Form<TwoLeggedForm>,
+) -> Result<Response, PageError> {
+    admin_post(&pages, &headers, &form.form_token).await?;
+    let changes = ConsumerChanges {
+        two_legged: Some(TwoLeggedPolicy {
+            allowed: form.allowed.is_some(),
+            execute_as: Some(form.execute_as),
+            impersonation: form.impersonation.is_some(),
+        }),
+        ..ConsumerChanges::default()
     };
     pages
         .authority

@@ -190,6 +190,10 @@ impl WebPages {
                 .route("/web/admin/new", get(admin::new_form).post(admin::register))
                 .route("/web/admin/consumer", get(admin::show))
                 .route("/web/admin/consumer/update", post(admin::update))
+                .route(
+                    "/web/admin/consumer/two-legged",
+                    post(admin::set_two_legged),
+                )
                 .route("/web/admin/consumer/enabled", post(admin::set_enabled))
                 .route("/web/admin/consumer/delete", post(admin::delete))
                 .route("/web/admin/consumer/revoke", post(admin::revoke));

@@ -25,6 +25,12 @@ pub struct Model {
     pub access_token_ttl_seconds: Option<i64>,
     /// Access token idle timeout in seconds, if not the server setting.
     pub access_token_idle_seconds: Option<i64>,
+    /// Whether it may make 2-legged requests.
+    pub two_legged_allowed: bool,
+    /// The user its 2-legged requests act as, if any.
+    pub two_legged_execute_as: Option<String>,
+    /// Whether its 2-legged requests may name a user in `xoauth_requestor_id`.
+    pub two_legged_impersonation: bool,
     /// Whether requests are accepted.
     pub enabled: bool,
     /// Milliseconds since the epoch.

@@ -7,7 +7,7 @@ use crate::entities::{access_tokens, consumers, request_tokens};
 use latchkey_core::error::StoreError;
 use latchkey_core::oauth1::SignatureMethod;
 use latchkey_core::oauth1::records::{
-    AccessTokenRecord, ConsumerRecord, RequestTokenRecord, RequestTokenState,
+    AccessTokenRecord, ConsumerRecord, RequestTokenRecord, RequestTokenState, TwoLeggedPolicy,
 };
 use latchkey_core::secret::EncryptedSecret;
 
@@ -44,6 +44,11 @@ pub(crate) fn consumer(row: consumers::Model) -> Result<ConsumerRecord, StoreErr
         shared_secret: row.shared_secret.map(EncryptedSecret),
         access_token_ttl_seconds: row.access_token_ttl_seconds,
         access_token_idle_seconds: row.access_token_idle_seconds,
+        two_legged: TwoLeggedPolicy {
+            allowed: row.two_legged_allowed,
+            execute_as: row.two_legged_execute_as,
+            impersonation: row.two_legged_impersonation,
+        },
         enabled: row.enabled,
     })
 }
@@ -60,6 +65,9 @@ pub(crate) fn consumer_row(record: &ConsumerRecord) -> consumers::Model {
         signature_methods: methods_text(&record.signature_methods),
         access_token_ttl_seconds: record.access_token_ttl_seconds,
         access_token_idle_seconds: record.access_token_idle_seconds,
+        two_legged_allowed: record.two_legged.allowed,
+        two_legged_execute_as: record.two_legged.execute_as.clone(),
+        two_legged_impersonation: record.two_legged.impersonation,
         enabled: record.enabled,
         created_at: millis(record.created_at),
         updated_at: millis(record.updated_at),

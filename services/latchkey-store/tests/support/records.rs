@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use latchkey_core::oauth1::SignatureMethod;
 use latchkey_core::oauth1::records::{
     AccessTokenRecord, ConsumerRecord, NonceRecord, RequestTokenDecision, RequestTokenRecord,
-    RequestTokenState,
+    RequestTokenState, TwoLeggedPolicy,
 };
 use latchkey_core::oauth1::store::{ConsumerStore, RequestTokenStore};
 use latchkey_core::records::{AuditAction, AuditEvent};
@@ -33,6 +33,11 @@ pub fn consumer(key: &str) -> ConsumerRecord {
         signature_methods: vec![SignatureMethod::RsaSha1, SignatureMethod::HmacSha1],
         access_token_ttl_seconds: Some(3600),
         access_token_idle_seconds: Some(86400),
+        two_legged: TwoLeggedPolicy {
+            allowed: true,
+            execute_as: Some("robot".to_owned()),
+            impersonation: true,
+        },
         enabled: true,
         created_at: at,
         updated_at: at,

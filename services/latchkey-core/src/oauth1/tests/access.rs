@@ -163,7 +163,7 @@ async fn lowering_the_maximum_lifetime_cuts_tokens_already_issued() {
         )
         .await
         .unwrap();
-    assert_eq!(principal.expires_at, issued_at + Duration::days(3));
+    assert_eq!(principal.expires_at, Some(issued_at + Duration::days(3)));
     let listed = three_days
         .list_authorizations(&frontend(), USER)
         .await

@@ -656,5 +656,5 @@ async fn an_rsa_consumer_completes_the_dance() {
         )
         .await
         .unwrap();
-    assert_eq!(principal.token_id, access.issued.token_id);
+    assert_eq!(principal.token_id, Some(access.issued.token_id));
 }

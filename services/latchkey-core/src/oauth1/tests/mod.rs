@@ -6,6 +6,7 @@ mod access;
 mod consumer_revoke;
 mod consumers;
 mod dance;
+mod two_legged;
 mod verify;
 
 use crate::oauth1::dance::IssuedRequestToken;

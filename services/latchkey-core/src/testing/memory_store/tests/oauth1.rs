@@ -22,6 +22,7 @@ fn consumer(key: &str) -> ConsumerRecord {
         signature_methods: Vec::new(),
         access_token_ttl_seconds: None,
         access_token_idle_seconds: None,
+        two_legged: Default::default(),
         enabled: true,
         created_at: at(0),
         updated_at: at(0),
