@@ -71,6 +71,7 @@ mod admin;
 mod caching;
 mod concurrency;
 mod connections;
+mod consumer_info;
 mod dance;
 mod ecosystem;
 mod expiry;

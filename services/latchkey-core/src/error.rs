@@ -214,6 +214,13 @@ pub enum AuthorityError {
         /// What failed.
         detail: String,
     },
+    /// Another application Latchkey fetched from (a consumer-info document) did not
+    /// answer as expected; the detail names it and says how, and holds no secret.
+    #[error("upstream: {detail}")]
+    Upstream {
+        /// What failed.
+        detail: String,
+    },
     /// A bounded resource (the argon2 pool) is full; the call may be retried shortly.
     #[error("saturated: {detail}")]
     Saturated {

@@ -3,6 +3,7 @@
 //! keys and credentials.
 
 use crate::config::Config;
+use crate::outbound::Outbound;
 use crate::startup::{Application, open_backend};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -45,7 +46,7 @@ enum Command {
     },
     /// Manages consumers directly in the database.
     #[command(subcommand)]
-    Consumer(ConsumerCommand),
+    Consumer(Box<ConsumerCommand>),
     /// Makes a caller credential and the hash the configuration takes.
     #[command(subcommand)]
     Credential(CredentialCommand),
@@ -92,12 +93,16 @@ struct TwoLeggedArgs {
 
 #[derive(Debug, clap::Args)]
 struct AddConsumer {
+    /// Add the application at this base URL from its consumer-info document, as
+    /// Jira's Consumers tab does; --key, --name and the rest override what it says.
+    #[arg(long)]
+    from_url: Option<String>,
     /// The oauth_consumer_key.
-    #[arg(long)]
-    key: String,
+    #[arg(long, required_unless_present = "from_url")]
+    key: Option<String>,
     /// Display name shown on the consent screen.
-    #[arg(long)]
-    name: String,
+    #[arg(long, required_unless_present = "from_url")]
+    name: Option<String>,
     /// Description shown on the consent screen.
     #[arg(long, default_value = "")]
     description: String,
@@ -193,7 +198,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::Sweep { jobs } => sweep(&config, &jobs).await?,
-        Command::Consumer(command) => consumer(&config, command).await?,
+        Command::Consumer(command) => consumer(&config, *command).await?,
         Command::Credential(_) | Command::Key(_) => {}
     }
     Ok(())
@@ -277,8 +282,8 @@ async fn consumer(config: &Config, command: ConsumerCommand) -> anyhow::Result<(
                 SharedSecretChoice::None
             };
             let draft = ConsumerDraft {
-                key: add.key,
-                name: add.name,
+                key: add.key.unwrap_or_default(),
+                name: add.name.unwrap_or_default(),
                 description: add.description,
                 callback_url: add.callback,
                 public_key,
@@ -300,7 +305,16 @@ async fn consumer(config: &Config, command: ConsumerCommand) -> anyhow::Result<(
                     impersonation: add.impersonation,
                 }),
             };
-            let registered = authority.register_consumer(&operator, draft).await?;
+            let registered = match &add.from_url {
+                None => authority.register_consumer(&operator, draft).await?,
+                Some(url) => {
+                    let outbound = Outbound::new().context("building the HTTP client")?;
+                    let fetch = outbound.consumer_info(url);
+                    authority
+                        .register_consumer_from_info(&operator, draft, fetch)
+                        .await?
+                }
+            };
             println!("registered consumer {}", registered.consumer.key);
             if let Some(secret) = registered.generated_secret {
                 println!("shared secret (shown once): {}", secret.expose_secret());

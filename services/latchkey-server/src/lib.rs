@@ -10,6 +10,7 @@
 //! - [`operations`], [`call_limit`], [`first_byte`], [`health`], [`metrics`], [`request_id`], [`tls`],
 //!   [`telemetry`]: what operators and the gRPC ecosystem expect around the service
 //!   (limits, health, Prometheus, request ids, TLS, logs).
+//! - [`outbound`]: the bounded fetches Latchkey makes of other applications.
 //! - [`shutdown`]: the one stop signal everything listens to.
 //! - [`web`]: the built-in consent, "My authorizations" and administration pages.
 //! - [`cli`]: the `latchkey` command line.
@@ -24,6 +25,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod operations;
+pub mod outbound;
 pub mod request_id;
 pub mod scheduler;
 pub mod shutdown;

@@ -7,6 +7,7 @@ use crate::config::{Config, SweeperConfig};
 use crate::gate::CredentialGate;
 use crate::grpc::{AdminService, AuthorityService, Handlers};
 use crate::http::HttpServer;
+use crate::outbound::Outbound;
 use crate::scheduler::SweepScheduler;
 use crate::web::WebPages;
 use latchkey_api::v1::consumer_admin_server::ConsumerAdminServer;
@@ -46,6 +47,9 @@ pub enum StartupError {
     /// The TLS files are unusable.
     #[error("tls: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// The outbound HTTP client could not be built.
+    #[error("outbound HTTP client: {0}")]
+    Outbound(#[from] reqwest::Error),
     /// The listener could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -190,6 +194,7 @@ pub struct Application {
     port: u16,
     backend: Backend,
     gate: Arc<CredentialGate>,
+    outbound: Outbound,
     sweeper_config: SweeperConfig,
     http: HttpServer,
     ops: crate::operations::Operations,
@@ -248,6 +253,7 @@ impl Application {
             port,
             backend,
             gate,
+            outbound: Outbound::new()?,
             sweeper_config: config.sweeper.clone(),
             http,
             ops,
@@ -295,6 +301,7 @@ impl Application {
             self.backend.authority.clone(),
             self.gate.clone(),
             self.ops.metrics(),
+            self.outbound.clone(),
         );
         let (routes, health) = self.ops.grpc_routes(
             TokenAuthorityServer::new(AuthorityService(handlers.clone())),

@@ -1,6 +1,7 @@
 //! Consumer administration (Jira's OAuth administration page / application links).
 //! Admin credential for every call.
 
+use super::consumer_info::ConsumerInfo;
 use super::consumer_rules::{parse_absolute_http_url, validate_consumer_key};
 use super::records::{ConsumerRecord, TwoLeggedPolicy};
 use super::verify::consumer_secret_context;
@@ -218,6 +219,33 @@ impl Authority {
             consumers,
             next_page_token,
         })
+    }
+
+    /// Registers the consumer an application describes in its consumer-info document
+    /// (add by URL). The admin role is checked before `fetch` runs, so no one else can
+    /// make Latchkey fetch anything. Fields of `overrides` that are set win over the
+    /// document's key, name, description and public key; the rest of `overrides`
+    /// (callback, policy, 2-legged settings) applies as given.
+    pub async fn register_consumer_from_info<F>(
+        &self,
+        caller: &Caller,
+        overrides: ConsumerDraft,
+        fetch: F,
+    ) -> AuthorityResult<RegisteredConsumer>
+    where
+        F: Future<Output = AuthorityResult<ConsumerInfo>>,
+    {
+        caller.require_any(&[Role::Admin], "RegisterConsumer")?;
+        let from_document = fetch.await?.draft();
+        let or = |given: String, found: String| if given.is_empty() { found } else { given };
+        let draft = ConsumerDraft {
+            key: or(overrides.key, from_document.key),
+            name: or(overrides.name, from_document.name),
+            description: or(overrides.description, from_document.description),
+            public_key: overrides.public_key.or(from_document.public_key),
+            ..overrides
+        };
+        self.register_consumer(caller, draft).await
     }
 
     /// Changes a consumer.

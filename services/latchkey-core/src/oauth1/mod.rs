@@ -11,6 +11,7 @@
 //!   must say ([`consumer_revoke`]); consumer administration ([`consumers`]).
 
 pub mod access;
+pub mod consumer_info;
 pub mod consumer_revoke;
 pub mod consumer_rules;
 pub mod consumers;

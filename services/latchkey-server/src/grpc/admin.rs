@@ -52,7 +52,15 @@ impl ConsumerAdmin for AdminService {
                 access_token_idle_seconds: message.token_policy.map(|p| p.idle_timeout_seconds),
                 two_legged: message.two_legged.map(two_legged),
             };
-            let registered = self.0.authority.register_consumer(&caller, draft).await?;
+            let authority = &self.0.authority;
+            let registered = if message.consumer_info_url.is_empty() {
+                authority.register_consumer(&caller, draft).await?
+            } else {
+                let fetch = self.0.outbound.consumer_info(&message.consumer_info_url);
+                authority
+                    .register_consumer_from_info(&caller, draft, fetch)
+                    .await?
+            };
             Ok(pb::RegisterConsumerResponse {
                 consumer: Some(consumer(registered.consumer)),
                 generated_shared_secret: registered

@@ -20,6 +20,7 @@ pub use authority::AuthorityService;
 
 use crate::gate::{CredentialGate, Schemes};
 use crate::metrics::{Metrics, TokenEvent};
+use crate::outbound::Outbound;
 use latchkey_core::AuthorityResult;
 use latchkey_core::authority::{Authority, Caller};
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub struct Handlers {
     authority: Arc<Authority>,
     gate: Arc<CredentialGate>,
     metrics: Arc<Metrics>,
+    outbound: Outbound,
 }
 
 impl Handlers {
@@ -40,11 +42,13 @@ impl Handlers {
         authority: Arc<Authority>,
         gate: Arc<CredentialGate>,
         metrics: Arc<Metrics>,
+        outbound: Outbound,
     ) -> Self {
         Self {
             authority,
             gate,
             metrics,
+            outbound,
         }
     }
 

@@ -82,6 +82,7 @@ pub fn to_status(error: &AuthorityError) -> Status {
         AuthorityError::Unavailable { .. } => {
             Status::unavailable("the database is unavailable; retry later")
         }
+        AuthorityError::Upstream { detail } => Status::unavailable(detail.clone()),
         AuthorityError::Saturated { detail } => {
             let details = ErrorDetails::with_retry_info(Some(RETRY_AFTER));
             Status::with_error_details(

@@ -88,6 +88,7 @@ pub fn error_response(error: &AuthorityError, realm: &str) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "the database is unavailable; retry later",
         )),
+        AuthorityError::Upstream { .. } => plain(StatusCode::BAD_GATEWAY, "upstream failure"),
         AuthorityError::Saturated { .. } => retry_shortly(plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many credential checks at once; retry later",
@@ -179,6 +180,11 @@ pub fn oauth2_error_response(error: &AuthorityError) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "the database is unavailable; retry later".to_owned(),
+        ),
+        AuthorityError::Upstream { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "an upstream application did not answer; retry later".to_owned(),
         ),
         AuthorityError::Saturated { .. } => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -179,6 +179,11 @@ fn authority_page(error: &AuthorityError) -> (StatusCode, &'static str, String) 
                 "Try again shortly",
                 "The database is unavailable.".into(),
             ),
+            AuthorityError::Upstream { detail } => (
+                StatusCode::BAD_GATEWAY,
+                "The other application did not answer",
+                detail.clone(),
+            ),
             AuthorityError::Saturated { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again shortly",
