@@ -46,7 +46,7 @@ fn xml(body: String) -> Response {
 }
 
 /// The fixture applications, each under its own prefix, and how many requests came.
-async fn applications() -> (String, Arc<AtomicUsize>) {
+pub(crate) async fn applications() -> (String, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));

@@ -34,6 +34,7 @@ on_both_backends_with!(
     an_oauth2_request_for_an_unknown_client_or_address_is_an_error_page_never_a_redirect,
     an_oauth2_decision_without_a_good_form_token_is_refused_and_issues_no_code,
     jiras_access_tokens_page_leads_a_user_to_my_authorizations,
+    an_admin_adds_a_consumer_by_url_after_seeing_what_its_document_says,
 );
 
 on_both_backends_with!(
@@ -938,4 +939,91 @@ async fn jiras_access_tokens_page_leads_a_user_to_my_authorizations(app: &TestAp
         "the page is alice's: {}",
         page.body
     );
+}
+
+/// The text of the `name` textarea in a page, unescaped.
+fn textarea(page: &str, name: &str) -> String {
+    let start = page.find(&format!("name=\"{name}\"")).unwrap();
+    let open = start + page[start..].find('>').unwrap() + 1;
+    let close = open + page[open..].find("</textarea>").unwrap();
+    page[open..close]
+        .replace("&#x2f;", "/")
+        .replace("&#43;", "+")
+        .replace("&amp;", "&")
+}
+
+async fn an_admin_adds_a_consumer_by_url_after_seeing_what_its_document_says(app: &TestApp) {
+    let (base, _) = crate::consumer_info::applications().await;
+    let mut admin = Browser::as_admin("root");
+    let page = admin.get(app, "/web/admin/new").await;
+    assert!(page.body.contains("Add by URL"), "{}", page.body);
+    let form_token = field(&page.body, "form_token");
+    let url = format!("{base}/good");
+    let found = admin
+        .post(
+            app,
+            "/web/admin/from-url",
+            &[("url", &url), ("form_token", &form_token)],
+        )
+        .await;
+    assert_eq!(found.status, 200, "{found:?}");
+    assert!(found.body.contains("confluence:42"), "{}", found.body);
+    assert!(found.body.contains("Team wiki"), "{}", found.body);
+    let listed = |app: &TestApp| {
+        let mut client = app.admin.clone();
+        async move {
+            client
+                .list_consumers(latchkey_tests::app::with_credential(
+                    pb::ListConsumersRequest::default(),
+                    ADMIN,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .consumers
+        }
+    };
+    assert!(
+        listed(app).await.is_empty(),
+        "nothing is added before confirmation"
+    );
+
+    let form_token = field(&found.body, "form_token");
+    let public_key = textarea(&found.body, "public_key");
+    let description = textarea(&found.body, "description");
+    let added = admin
+        .post(
+            app,
+            "/web/admin/new",
+            &[
+                ("key", &field(&found.body, "key")),
+                ("name", &field(&found.body, "name")),
+                ("description", &description),
+                ("public_key", &public_key),
+                ("shared_secret", "none"),
+                ("form_token", &form_token),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{added:?}");
+    let consumers = listed(app).await;
+    assert_eq!(consumers.len(), 1);
+    assert_eq!(consumers[0].key, "confluence:42");
+    assert_eq!(
+        consumers[0].signature_methods,
+        [pb::SignatureMethod::RsaSha1 as i32]
+    );
+
+    // A document that cannot work is an error page, never a half-added consumer.
+    let form_token = field(&page.body, "form_token");
+    let url = format!("{base}/malformed");
+    let refused = admin
+        .post(
+            app,
+            "/web/admin/from-url",
+            &[("url", &url), ("form_token", &form_token)],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(refused.body.contains("well-formed"), "{}", refused.body);
 }

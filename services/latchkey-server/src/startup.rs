@@ -228,10 +228,12 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?
             .port();
+        let outbound = Outbound::new()?;
         let pages = WebPages::new(
             &config.web,
             backend.authority.clone(),
             gate.clone(),
+            outbound.clone(),
             &config.public_base_url,
         );
         let http = HttpServer::bind(
@@ -253,7 +255,7 @@ impl Application {
             port,
             backend,
             gate,
-            outbound: Outbound::new()?,
+            outbound,
             sweeper_config: config.sweeper.clone(),
             http,
             ops,

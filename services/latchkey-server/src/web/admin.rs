@@ -50,6 +50,18 @@ struct NewPage {
 }
 
 #[derive(Template)]
+#[template(path = "web/admin_confirm.html")]
+struct ConfirmPage {
+    frame: Frame,
+    form_token: String,
+    url: String,
+    key: String,
+    name: String,
+    description: String,
+    public_key: String,
+}
+
+#[derive(Template)]
 #[template(path = "web/admin_created.html")]
 struct CreatedPage {
     frame: Frame,
@@ -127,6 +139,14 @@ pub struct TwoLeggedForm {
     allowed: Option<String>,
     execute_as: String,
     impersonation: Option<String>,
+    form_token: String,
+}
+
+/// The add-by-URL form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FromUrlForm {
+    url: String,
     form_token: String,
 }
 
@@ -279,6 +299,31 @@ pub async fn register(
             .generated_secret
             .map(|secret| secret.expose_secret().to_owned()),
     })
+}
+
+/// `POST /web/admin/from-url`: fetches the application's consumer-info document and
+/// shows what it says, to be confirmed (the confirmation posts to `/web/admin/new`).
+pub async fn from_url(
+    State(pages): State<Pages>,
+    headers: HeaderMap,
+    Form(form): Form<FromUrlForm>,
+) -> Result<Response, PageError> {
+    let viewer = admin_post(&pages, &headers, &form.form_token).await?;
+    let info = pages.outbound.consumer_info(&form.url).await?;
+    let form_token = pages
+        .forms
+        .issue(&headers, viewer.user_id.as_deref().unwrap_or(""));
+    let mut response = html(&ConfirmPage {
+        frame: pages.frame(&viewer),
+        form_token: form_token.value.clone(),
+        url: form.url,
+        key: info.key,
+        name: info.name,
+        description: info.description,
+        public_key: info.public_key_pem,
+    })?;
+    csrf::set_cookie(response.headers_mut(), &form_token);
+    Ok(response)
 }
 
 /// `GET /web/admin/consumer?key=`: details, the edit form, and live tokens.

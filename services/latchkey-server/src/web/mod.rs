@@ -29,6 +29,7 @@ pub mod settings;
 pub use settings::WebConfig;
 
 use crate::gate::CredentialGate;
+use crate::outbound::Outbound;
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -61,6 +62,8 @@ struct Pages {
     authority: Arc<Authority>,
     sign_in: SignIn,
     forms: FormGuard,
+    /// For adding a consumer by URL.
+    outbound: Outbound,
     authorizations_page: bool,
     admin_pages: bool,
 }
@@ -127,6 +130,7 @@ impl WebPages {
         config: &WebConfig,
         authority: Arc<Authority>,
         gate: Arc<CredentialGate>,
+        outbound: Outbound,
         public_base_url: &str,
     ) -> Self {
         if let Some(user) = &config.development_user {
@@ -145,6 +149,7 @@ impl WebPages {
                 authority,
                 sign_in: SignIn::new(config, gate),
                 forms,
+                outbound,
                 authorizations_page: config.authorizations_page,
                 admin_pages: config.admin_pages,
             },
@@ -188,6 +193,7 @@ impl WebPages {
             router = router
                 .route(ADMIN_PATH, get(admin::list))
                 .route("/web/admin/new", get(admin::new_form).post(admin::register))
+                .route("/web/admin/from-url", post(admin::from_url))
                 .route("/web/admin/consumer", get(admin::show))
                 .route("/web/admin/consumer/update", post(admin::update))
                 .route(
