@@ -5,13 +5,23 @@
 //!   a redirect URI that is not registered exactly is an error for the user (`Err`):
 //!   redirecting there would make Latchkey an open redirector. Every other problem,
 //!   and a denial, goes back to the client's redirect URI with `error=` and `state`.
-//!   Without a decision the request is only checked and described.
+//!   Without a decision the request is only checked and described. Every redirect,
+//!   success or error, carries `iss` (RFC 9207): [`issuer`], the same string the
+//!   server's RFC 8414 metadata names, so a client talking to several servers can
+//!   tell which one answered (mix-up defence). Parameters the request does not define
+//!   here are ignored, as RFC 6749 section 3.1 requires.
 //! - [`Authority::exchange_oauth2`]: the token endpoint, for `authorization_code` here
 //!   and `refresh_token` in [`super::tokens`].
 //!
 //! Clients authenticate through [`crate::oauth2::secret_checks`], which runs argon2
 //! off the async runtime, a bounded number at a time, and gives an unknown client id
 //! the same work as a wrong secret.
+//!
+//! A code is bound to the redirect URI the authorization request named. When the
+//! request left `redirect_uri` out (the client registered exactly one), the token
+//! request may leave it out too or send that registered URI: RFC 6749 section 4.1.3
+//! asks for equality only with a URI the authorization request included, and the
+//! registered one is where the code went. Any other URI is refused.
 //!
 //! A code is single use. Its redemption is one guarded update in the store, so of any
 //! number of concurrent redemptions on any replicas exactly one gets tokens. Any other
@@ -113,6 +123,13 @@ pub struct IssuedOAuth2Tokens {
     pub grant_id: Uuid,
 }
 
+/// The issuer identifier (RFC 8414 section 2, RFC 9207): the public base URL as
+/// configured, without a trailing slash. The metadata's `issuer` and every
+/// authorization response's `iss` are this one string.
+pub fn issuer(public_base_url: &str) -> &str {
+    public_base_url.trim_end_matches('/')
+}
+
 fn redirect_with(base: &str, pairs: &[(&str, &str)]) -> AuthorityResult<String> {
     let mut url = url::Url::parse(base).map_err(Authority::internal)?;
     {
@@ -124,6 +141,25 @@ fn redirect_with(base: &str, pairs: &[(&str, &str)]) -> AuthorityResult<String> 
         }
     }
     Ok(url.to_string())
+}
+
+/// RFC 6749 section 4.1.3: the token request's `redirect_uri` must equal the one the
+/// authorization request included. When that request left it out, the code went to
+/// the client's only registered URI, so leaving it out again or sending exactly that
+/// URI both match; anything else does not.
+fn redirect_uri_matches(
+    code: &AuthorizationCodeRecord,
+    client: &OAuth2ClientRecord,
+    sent: &str,
+) -> bool {
+    if !code.redirect_uri.is_empty() {
+        return code.redirect_uri == sent;
+    }
+    match (sent, client.redirect_uris.as_slice()) {
+        ("", _) => true,
+        (sent, [only]) => only == sent,
+        _ => false,
+    }
 }
 
 fn grant_error(detail: impl Into<String>) -> AuthorityError {
@@ -170,6 +206,7 @@ impl Authority {
                 ));
             }
         };
+        let issuer = issuer(&self.policy.public_base_url);
         let mut outcome = OAuth2AuthorizeOutcome {
             client_name: client.name.clone(),
             scopes: Vec::new(),
@@ -189,6 +226,7 @@ impl Authority {
                         ("error", error.as_str()),
                         ("error_description", detail),
                         ("state", &request.state),
+                        ("iss", issuer),
                     ],
                 )?);
                 return Ok(outcome);
@@ -204,6 +242,7 @@ impl Authority {
                     &[
                         ("error", OAuth2Error::AccessDenied.as_str()),
                         ("state", &request.state),
+                        ("iss", issuer),
                     ],
                 )?);
                 Ok(outcome)
@@ -234,7 +273,7 @@ impl Authority {
                     .await?;
                 outcome.redirect_url = Some(redirect_with(
                     &redirect_uri,
-                    &[("code", &code), ("state", &request.state)],
+                    &[("code", &code), ("state", &request.state), ("iss", issuer)],
                 )?);
                 Ok(outcome)
             }
@@ -398,7 +437,7 @@ impl Authority {
         if now >= code.expires_at {
             return Err(grant_error("the code has expired"));
         }
-        if code.redirect_uri != request.redirect_uri {
+        if !redirect_uri_matches(&code, client, &request.redirect_uri) {
             return Err(grant_error(
                 "redirect_uri differs from the authorization request's",
             ));

@@ -121,31 +121,47 @@ async fn an_unknown_or_disabled_client_is_an_error_for_the_user() {
 }
 
 #[tokio::test]
-async fn an_omitted_redirect_uri_means_the_only_registered_one_and_must_be_omitted_again() {
+async fn an_omitted_redirect_uri_means_the_only_registered_one_at_the_token_endpoint_too() {
     let fx = Fixture::new();
     let client = fx.client("app", false).await;
-    let request = OAuth2AuthorizationRequest {
+    let omitted_at_authorization = OAuth2AuthorizationRequest {
         redirect_uri: String::new(),
         ..client.authorization_request()
     };
-    let outcome = decide(&fx, &request, Some(UserDecision::Approve))
-        .await
-        .unwrap();
-    let redirect = outcome.redirect_url.unwrap();
-    assert!(redirect.starts_with(REDIRECT_URI), "{redirect}");
-    let code = query_parameter(&redirect, "code").unwrap();
-    assert_eq!(stored_code(&fx, &code).redirect_uri, "");
+    async fn approved(fx: &Fixture, request: &OAuth2AuthorizationRequest) -> String {
+        let outcome = decide(fx, request, Some(UserDecision::Approve))
+            .await
+            .unwrap();
+        let redirect = outcome.redirect_url.unwrap();
+        assert!(redirect.starts_with(REDIRECT_URI), "{redirect}");
+        query_parameter(&redirect, "code").unwrap()
+    }
 
-    let repeated = fx
-        .authority
-        .exchange_oauth2(&client.code_request(&code))
-        .await;
-    assert_eq!(oauth2_error(repeated), OAuth2Error::InvalidGrant);
-    let omitted = OAuth2TokenRequest {
+    // RFC 6749 section 4.1.3: the registered URI is the one the code went to.
+    let sent_registered = approved(&fx, &omitted_at_authorization).await;
+    assert_eq!(stored_code(&fx, &sent_registered).redirect_uri, "");
+    assert!(
+        fx.authority
+            .exchange_oauth2(&client.code_request(&sent_registered))
+            .await
+            .is_ok()
+    );
+    let omitted = approved(&fx, &omitted_at_authorization).await;
+    let omitted_again = OAuth2TokenRequest {
         redirect_uri: String::new(),
-        ..client.code_request(&code)
+        ..client.code_request(&omitted)
     };
-    assert!(fx.authority.exchange_oauth2(&omitted).await.is_ok());
+    assert!(fx.authority.exchange_oauth2(&omitted_again).await.is_ok());
+    let elsewhere = approved(&fx, &omitted_at_authorization).await;
+    let sent_other = OAuth2TokenRequest {
+        redirect_uri: "https://app.example.com/other".into(),
+        ..client.code_request(&elsewhere)
+    };
+    assert_eq!(
+        oauth2_error(fx.authority.exchange_oauth2(&sent_other).await),
+        OAuth2Error::InvalidGrant
+    );
+    assert_eq!(stored_code(&fx, &elsewhere).redeemed_at, None);
 
     let several = fx
         .client_from(OAuth2ClientDraft {
@@ -528,4 +544,28 @@ async fn an_unsupported_or_missing_grant_type_is_refused() {
         oauth2_error(fx.authority.exchange_oauth2(&no_code).await),
         OAuth2Error::InvalidRequest
     );
+}
+
+#[tokio::test]
+async fn every_authorization_response_names_the_issuer() {
+    let fx = Fixture::new();
+    let issuer = fx.authority.policy().public_base_url.trim_end_matches('/');
+    assert_eq!(issuer, crate::oauth2::grant::issuer(&format!("{issuer}/")));
+    let client = fx.client("app", false).await;
+    let request = client.authorization_request();
+    let bad_scope = OAuth2AuthorizationRequest {
+        scope: "admin".into(),
+        ..request.clone()
+    };
+    let approved = decide(&fx, &request, Some(UserDecision::Approve)).await;
+    let denied = decide(&fx, &request, Some(UserDecision::Deny)).await;
+    let refused = decide(&fx, &bad_scope, Some(UserDecision::Approve)).await;
+    for outcome in [approved, denied, refused] {
+        let redirect = outcome.unwrap().redirect_url.unwrap();
+        assert_eq!(
+            query_parameter(&redirect, "iss").as_deref(),
+            Some(issuer),
+            "{redirect}"
+        );
+    }
 }
