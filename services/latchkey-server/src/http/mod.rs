@@ -212,7 +212,8 @@ fn router(state: HttpState, config: &HttpConfig, pages: &WebPages) -> Router {
         .route(REVOKE_PATH, any(oauth1::revoke))
         .route(oauth2::TOKEN_PATH, post(oauth2::token))
         .route(oauth2::REVOKE_PATH, post(oauth2::revoke))
-        .route(oauth2::INTROSPECT_PATH, post(oauth2::introspect));
+        .route(oauth2::INTROSPECT_PATH, post(oauth2::introspect))
+        .route(oauth2::METADATA_PATH, get(oauth2::metadata));
     // An external consent page wins; else the built-in one, if on; else a 404 that
     // says why.
     let built_in_consent = state.consent_page_url.is_none() && pages.serves_consent();

@@ -8,6 +8,10 @@
 //!   that is switched off too, a 404 says what to configure.
 //! - `POST /oauth2/token` (RFC 6749 sections 4.1.3, 5 and 6),
 //!   `POST /oauth2/revoke` (RFC 7009), `POST /oauth2/introspect` (RFC 7662).
+//! - `GET /.well-known/oauth-authorization-server` (RFC 8414): what a strict client
+//!   discovers before its first request, PKCE support (RFC 9700) and `iss` (RFC 9207)
+//!   included, so that none of it has to be configured by hand. It states what these
+//!   handlers really accept, no more.
 //!
 //! Clients authenticate with `client_secret_basic` (RFC 6749 section 2.3.1: the id and
 //! secret form-encoded, then Basic) or `client_secret_post`; a public client sends only
@@ -15,10 +19,15 @@
 //! accepts the service credential as `Authorization: Bearer`, for resource servers.
 //! Parameters may not repeat (section 3.1), and bodies must be form-encoded.
 //!
+//! A failed authentication is answered in the scheme the client used
+//! ([`response::ClientAuthScheme`]): Basic gets 401 with a Basic challenge, as section
+//! 5.2 requires; a bad Bearer credential at introspection gets 401
+//! `Bearer error="invalid_token"` (RFC 7662 section 2.3, RFC 6750 section 3).
+//!
 //! [`Authority`]: latchkey_core::authority::Authority
 
 use super::HttpState;
-use super::response::{self, no_store_json};
+use super::response::{self, ClientAuthScheme, no_store_json};
 use crate::gate;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -27,7 +36,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use latchkey_core::oauth2::grant::{OAuth2ClientCredentials, OAuth2TokenRequest};
+use latchkey_core::oauth2::grant::{OAuth2ClientCredentials, OAuth2TokenRequest, issuer};
 use latchkey_core::oauth2::records::OAuth2TokenKind;
 use latchkey_core::oauth2::tokens::{Introspection, Introspector};
 use latchkey_core::oauth2::{OAuth2Error, scope};
@@ -44,6 +53,42 @@ pub const TOKEN_PATH: &str = "/oauth2/token";
 pub const REVOKE_PATH: &str = "/oauth2/revoke";
 /// `POST /oauth2/introspect`.
 pub const INTROSPECT_PATH: &str = "/oauth2/introspect";
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414 section 3).
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+
+/// How clients may authenticate at the token, revocation and introspection
+/// endpoints: [`client_credentials`] takes Basic or the body, and a public client
+/// sends its id alone.
+const CLIENT_AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+
+/// RFC 8414 authorization server metadata. The issuer is the public base URL, the
+/// same string as the `iss` of every authorization response; the endpoints hang off
+/// it. No `scopes_supported`: scopes are each client's own, with no server-wide set.
+pub async fn metadata(State(state): State<HttpState>) -> Response {
+    let policy = state.authority.policy();
+    let issuer = issuer(&policy.public_base_url);
+    let mut pkce_methods = vec!["S256"];
+    if policy.oauth2.allow_plain_pkce {
+        pkce_methods.push("plain");
+    }
+    let body = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
+        "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
+        "revocation_endpoint": format!("{issuer}{REVOKE_PATH}"),
+        "introspection_endpoint": format!("{issuer}{INTROSPECT_PATH}"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "code_challenge_methods_supported": pkce_methods,
+        "authorization_response_iss_parameter_supported": true,
+    });
+    tracing::info!(endpoint = "oauth2-metadata", status = 200, "http");
+    response::public_json(body.to_string())
+}
 
 /// Sends the browser to the consent page with the authorization request's query.
 pub async fn authorize(State(state): State<HttpState>, RawQuery(query): RawQuery) -> Response {
@@ -72,7 +117,8 @@ pub async fn authorize(State(state): State<HttpState>, RawQuery(query): RawQuery
 
 /// The token endpoint.
 pub async fn token(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
-    observe("oauth2-token", async {
+    let scheme = ClientAuthScheme::of(&headers);
+    observe("oauth2-token", scheme, async {
         let mut form = Form::parse(&headers, &body)?;
         let client = client_credentials(&headers, &mut form)?;
         let request = OAuth2TokenRequest {
@@ -99,7 +145,8 @@ pub async fn token(State(state): State<HttpState>, headers: HeaderMap, body: Byt
 
 /// RFC 7009 revocation: 200 whether or not the token was known.
 pub async fn revoke(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
-    observe("oauth2-revoke", async {
+    let scheme = ClientAuthScheme::of(&headers);
+    observe("oauth2-revoke", scheme, async {
         let mut form = Form::parse(&headers, &body)?;
         let client = client_credentials(&headers, &mut form)?;
         // The hint only speeds a lookup up; one lookup finds either kind here.
@@ -120,7 +167,8 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    observe("oauth2-introspect", async {
+    let scheme = ClientAuthScheme::of(&headers);
+    observe("oauth2-introspect", scheme, async {
         let mut form = Form::parse(&headers, &body)?;
         let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
         let introspector = match authorization.and_then(gate::bearer) {
@@ -258,6 +306,7 @@ fn basic_credentials(encoded: &str) -> AuthorityResult<(String, String)> {
 /// Runs one request, logs its outcome (never a token), and maps its error.
 async fn observe(
     endpoint: &'static str,
+    scheme: ClientAuthScheme,
     call: impl Future<Output = AuthorityResult<Response>>,
 ) -> Response {
     let started = Instant::now();
@@ -270,7 +319,7 @@ async fn observe(
             response
         }
         Err(error) => {
-            let response = response::oauth2_error_response(&error);
+            let response = response::oauth2_error_response(&error, scheme);
             let status = response.status().as_u16();
             tracing::info!(endpoint, status, detail = %error, elapsed_ms, "http");
             response

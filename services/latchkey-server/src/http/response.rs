@@ -59,7 +59,7 @@ impl IntoResponse for FormBody {
 /// Maps a core error to the response the consumer sees. `realm` is the public base URL.
 pub fn error_response(error: &AuthorityError, realm: &str) -> Response {
     match error {
-        AuthorityError::OAuth2(_) => oauth2_error_response(error),
+        AuthorityError::OAuth2(_) => oauth2_error_response(error, ClientAuthScheme::None),
         AuthorityError::OAuth(failure) | AuthorityError::FailedPrecondition(failure) => {
             problem(failure, realm)
         }
@@ -152,24 +152,67 @@ fn plain(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// How a client tried to authenticate at an OAuth 2.0 endpoint, from its
+/// `Authorization` header alone, so that a refusal answers in that scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthScheme {
+    /// No `Authorization` header: `client_secret_post`, or a public client's bare id.
+    None,
+    /// `Authorization: Basic` (`client_secret_basic`), or a scheme these endpoints do
+    /// not take, which a Basic challenge answers with the one they do.
+    Basic,
+    /// `Authorization: Bearer`: a resource server's credential at introspection.
+    Bearer,
+}
+
+impl ClientAuthScheme {
+    /// The scheme of `headers`' `Authorization`.
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        match headers.get(axum::http::header::AUTHORIZATION) {
+            None => Self::None,
+            Some(value) => match value.to_str().ok().and_then(crate::gate::bearer) {
+                Some(_) => Self::Bearer,
+                None => Self::Basic,
+            },
+        }
+    }
+}
+
 /// The OAuth 2.0 endpoints' mapping (RFC 6749 section 5.2): a JSON object with `error`
-/// and `error_description`, 400, or 401 with a `Basic` challenge for `invalid_client`
-/// (section 5.2 requires it when the client tried the Authorization header; we always
-/// send it, which is allowed). Bearer failures are 401 `invalid_token` (RFC 6750).
-/// Non-protocol failures keep their meaning: an outage is 503
-/// `temporarily_unavailable`, a fault 500 `server_error` with only a reference id.
-pub fn oauth2_error_response(error: &AuthorityError) -> Response {
+/// and `error_description`, 400 or 401. `invalid_client` follows the scheme the
+/// client used. After Basic (or another scheme in the header) it is 401 with a Basic
+/// challenge, as section 5.2 requires. Without an `Authorization` header
+/// (`client_secret_post`, or a public client) it is 400, the section's default: its
+/// 401 is optional, and a 401 must carry a challenge (RFC 9110 section 15.5.2), which
+/// would name a scheme the client did not use. A Bearer credential that fails at
+/// introspection is 401 `Bearer error="invalid_token"` (RFC 7662 section 2.3 and
+/// RFC 6750 section 3), whether it is unknown or lacks the right. Non-protocol
+/// failures keep their meaning: an outage is 503 `temporarily_unavailable`, a fault
+/// 500 `server_error` with only a reference id.
+pub fn oauth2_error_response(error: &AuthorityError, scheme: ClientAuthScheme) -> Response {
     use latchkey_core::oauth2::OAuth2Error as E;
+    let invalid_client_status = if scheme == ClientAuthScheme::None {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
     let (status, word, description) = match error {
         AuthorityError::OAuth2(failure) => {
             let status = match failure.error {
-                E::InvalidClient | E::InvalidToken => StatusCode::UNAUTHORIZED,
+                E::InvalidClient => invalid_client_status,
+                E::InvalidToken => StatusCode::UNAUTHORIZED,
                 _ => StatusCode::BAD_REQUEST,
             };
             (status, failure.error.as_str(), failure.detail.clone())
         }
+        AuthorityError::Unauthenticated { detail }
+        | AuthorityError::PermissionDenied { detail }
+            if scheme == ClientAuthScheme::Bearer =>
+        {
+            (StatusCode::UNAUTHORIZED, "invalid_token", detail.clone())
+        }
         AuthorityError::Unauthenticated { detail } => {
-            (StatusCode::UNAUTHORIZED, "invalid_client", detail.clone())
+            (invalid_client_status, "invalid_client", detail.clone())
         }
         AuthorityError::InvalidArgument { field, detail } => (
             StatusCode::BAD_REQUEST,
@@ -242,6 +285,22 @@ pub fn retry_shortly(mut response: Response) -> Response {
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
     response
+}
+
+/// A JSON body that holds nothing secret and changes only with the configuration,
+/// such as RFC 8414 metadata: any cache may keep it for an hour.
+pub fn public_json(body: String) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// A JSON body no cache may keep (RFC 6749 section 5.1: `Cache-Control: no-store`,
@@ -324,6 +383,26 @@ mod tests {
         );
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(response.headers().contains_key(RETRY_AFTER));
+    }
+
+    #[test]
+    fn a_refused_client_hears_the_scheme_it_used() {
+        use latchkey_core::oauth2::OAuth2Error;
+        let invalid_client = AuthorityError::oauth2(OAuth2Error::InvalidClient, "x");
+        let basic = oauth2_error_response(&invalid_client, ClientAuthScheme::Basic);
+        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(header(&basic), "Basic realm=\"latchkey\"");
+        let post = oauth2_error_response(&invalid_client, ClientAuthScheme::None);
+        assert_eq!(post.status(), StatusCode::BAD_REQUEST);
+        assert!(!post.headers().contains_key(WWW_AUTHENTICATE));
+        for refused in [
+            AuthorityError::Unauthenticated { detail: "x".into() },
+            AuthorityError::permission_denied("x"),
+        ] {
+            let bearer = oauth2_error_response(&refused, ClientAuthScheme::Bearer);
+            assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(header(&bearer), "Bearer error=\"invalid_token\"");
+        }
     }
 
     #[test]
