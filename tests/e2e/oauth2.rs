@@ -389,6 +389,29 @@ async fn a_revoked_refresh_token_takes_its_family_and_an_access_token_goes_alone
         ))
         .await;
     assert_oauth2_error(status, Code::PermissionDenied, "unauthorized_client");
+    // Nor may a user or an admin by value: they revoke by grant id (RFC 7009 is the
+    // client's own revocation).
+    for (actor, credential) in [
+        (pb::revoke_request::Actor::UserId("alice".into()), FRONTEND),
+        (pb::revoke_request::Actor::Admin(pb::AdminActor {}), ADMIN),
+    ] {
+        let status = app
+            .authority
+            .clone()
+            .revoke(with_credential(
+                pb::RevokeRequest {
+                    target: Some(pb::revoke_request::Target::Oauth2Token(
+                        tokens.access_token.clone(),
+                    )),
+                    actor: Some(actor),
+                },
+                credential,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    }
+    assert!(validate(app, &tokens.access_token).await.is_ok());
     // An access token goes alone.
     let revoked = app
         .authority
