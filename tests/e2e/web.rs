@@ -35,6 +35,7 @@ on_both_backends_with!(
     an_oauth2_decision_without_a_good_form_token_is_refused_and_issues_no_code,
     jiras_access_tokens_page_leads_a_user_to_my_authorizations,
     an_admin_adds_a_consumer_by_url_after_seeing_what_its_document_says,
+    the_oauth2_consent_page_ignores_audience_and_prompt_and_answers_with_iss,
 );
 
 on_both_backends_with!(
@@ -808,6 +809,28 @@ async fn the_oauth2_consent_page_shows_client_and_scopes_and_allow_returns_a_cod
         .await;
     assert!(page.body.contains("<code>read</code>"), "{}", page.body);
     assert!(!page.body.contains("<code>write</code>"), "{}", page.body);
+}
+
+/// Atlassian's clients add `audience` and `prompt=consent`; RFC 6749 section 3.1 says
+/// to ignore what is not defined, so the page and the code are as without them.
+async fn the_oauth2_consent_page_ignores_audience_and_prompt_and_answers_with_iss(app: &TestApp) {
+    let client = register_client(app, "web2-atlassian", true).await;
+    let (verifier, challenge) = pkce();
+    let mut request = oauth2_request(&client, "read", &challenge);
+    request.extend([("audience", "api.atlassian.com"), ("prompt", "consent")]);
+    let mut alice = Browser::as_user("alice");
+    let answer = answer_oauth2_consent(app, &mut alice, &request, "allow").await;
+    assert_eq!(answer.status, 303, "{answer:?}");
+    let location = answer.header("location");
+    assert!(location.starts_with(REDIRECT_URI), "{location}");
+    assert_eq!(
+        param(location, "iss").as_deref(),
+        Some(latchkey_tests::http::PUBLIC_BASE_URL)
+    );
+    let code = param(location, "code").expect("a code");
+    token(app, code_request(&client, &code, &verifier))
+        .await
+        .unwrap();
 }
 
 async fn oauth2_deny_and_client_mistakes_go_back_to_the_client_with_error_and_state(app: &TestApp) {
