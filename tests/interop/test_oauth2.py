@@ -1,8 +1,10 @@
 """OAuth 2.0 authorization-code grants against a real `latchkey serve`, driven by client
 libraries written independently of Latchkey: requests-oauthlib's OAuth2Session and
-Authlib's OAuth2Session, both with PKCE (S256). The harness plays the consent frontend:
-it follows GET /oauth2/authorize to the consent page and calls Authorize over gRPC with
-the request it finds there, then hands the client library the redirect it got back.
+Authlib's OAuth2Session, both with PKCE (S256), and requests-oauth2client, which finds
+the endpoints by RFC 8414 discovery alone and checks every authorization response's
+`iss` (RFC 9207). The harness plays the consent frontend: it follows
+GET /oauth2/authorize to the consent page and calls Authorize over gRPC with the
+request it finds there, then hands the client library the redirect it got back.
 
 Each test goes through the grant, a refresh, introspection and revocation, and checks
 what the client library made of the answers.
@@ -17,6 +19,13 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session as AuthlibOAuth2Session
 from requests.auth import HTTPBasicAuth
+from requests_oauth2client import (
+    AuthorizationResponseError,
+    InvalidParam,
+    MismatchingIssuer,
+    MissingIssuer,
+    OAuth2Client,
+)
 from requests_oauthlib import OAuth2Session
 
 from conftest import ADMIN, FRONTEND, bearer
@@ -211,4 +220,93 @@ def test_a_denial_reaches_the_client_as_access_denied_with_its_state(server):
     session = OAuth2Session("denied-app", redirect_uri=REDIRECT_URI, scope=["read"], pkce="S256")
     url, state = session.authorization_url(server.pod_url("/oauth2/authorize"))
     params = dict(parse_qsl(urlparse(consent(server, url, approve=False)).query))
-    assert params == {"error": "access_denied", "state": state}
+    assert params == {"error": "access_denied", "state": state, "iss": server.public_base_url}
+
+
+METADATA_PATH = "/.well-known/oauth-authorization-server"
+
+
+def discovered(server, client_id, secret=None, issuer=None):
+    """requests-oauth2client, configured by discovery alone. `testing` only lets it use
+    the test server's plain http; the issuer check still runs."""
+    return OAuth2Client.from_discovery_endpoint(
+        server.pod_url(METADATA_PATH),
+        issuer=issuer or server.public_base_url,
+        client_id=client_id,
+        client_secret=secret,
+        redirect_uri=REDIRECT_URI,
+        testing=True,
+    )
+
+
+def with_query(url, **changes):
+    """`url` with query parameters replaced, or removed when None."""
+    parsed = urlparse(url)
+    params = {k: v for k, v in parse_qsl(parsed.query)}
+    params.update(changes)
+    query = "&".join(
+        f"{k}={requests.utils.quote(v, safe='')}" for k, v in params.items() if v is not None
+    )
+    return parsed._replace(query=query).geturl()
+
+
+def test_requests_oauth2client_discovers_the_server_and_checks_iss_through_the_grant(server):
+    secret = register(server, "discovering-app", confidential=True)
+    client = discovered(server, "discovering-app", secret)
+    assert client.issuer == server.public_base_url
+    assert client.authorization_response_iss_parameter_supported
+    # Only what discovery said: every endpoint is the server's.
+    assert client.token_endpoint == server.public_base_url + "/oauth2/token"
+    assert client.revocation_endpoint == server.public_base_url + "/oauth2/revoke"
+    metadata = requests.get(server.pod_url(METADATA_PATH)).json()
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+
+    # It adds a nonce Latchkey does not define: ignored (RFC 6749 section 3.1).
+    request = client.authorization_request(
+        scope="read write",
+        authorization_response_iss_parameter_supported=True,
+    )
+    assert request.code_challenge_method == "S256"
+    redirect = consent(server, str(request.uri))
+    assert dict(parse_qsl(urlparse(redirect).query))["iss"] == server.public_base_url
+    # A mix-up, an answer from elsewhere or one without iss, is refused by the library.
+    with pytest.raises(MismatchingIssuer):
+        request.validate_callback(with_query(redirect, iss="https://elsewhere.example.com"))
+    with pytest.raises(MissingIssuer):
+        request.validate_callback(with_query(redirect, iss=None))
+    response = request.validate_callback(redirect)
+
+    token = client.authorization_code(response)
+    assert token.scope == "read write"
+    principal = validate(server, token.access_token)
+    assert (principal.user_id, principal.consumer_key) == ("alice", "discovering-app")
+
+    refreshed = client.refresh_token(token)
+    assert refreshed.refresh_token != token.refresh_token
+    assert client.introspect_token(refreshed.access_token)["active"] is True
+    assert client.revoke_refresh_token(refreshed.refresh_token)
+    assert client.introspect_token(refreshed.access_token) == {"active": False}
+
+
+def test_requests_oauth2client_refuses_another_issuer_and_reads_a_denial(server):
+    register(server, "wary-app", confidential=True)
+    with pytest.raises(InvalidParam):
+        discovered(server, "wary-app", "x", issuer="https://elsewhere.example.com")
+    client = discovered(server, "wary-app", "x")
+    request = client.authorization_request(
+        scope="read", authorization_response_iss_parameter_supported=True
+    )
+    with pytest.raises(AuthorizationResponseError) as denied:
+        request.validate_callback(consent(server, str(request.uri), approve=False))
+    assert denied.value.error == "access_denied"
+
+
+def test_introspection_refuses_a_bad_bearer_credential_the_rfc_6750_way(server):
+    answer = requests.post(
+        server.pod_url("/oauth2/introspect"),
+        data={"token": "x"},
+        headers={"Authorization": "Bearer not-a-credential"},
+    )
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert answer.json()["error"] == "invalid_token"
