@@ -28,9 +28,15 @@ pub async fn every_migration_rolls_back_and_applies_again(store: Arc<SeaStore>) 
     let redundant = "idx_access_tokens_consumer_key";
     assert!(!has_index(&store, redundant).await);
     assert!(has_table(&store, "access_tokens").await);
+    assert!(has_column(&store, "consumers", "two_legged_allowed").await);
 
+    // The newest first: the incoming-link settings, then the index drop.
     Migrator::down(db, Some(1)).await.unwrap();
     assert_eq!(store.pending_migrations().await.unwrap(), 1);
+    assert!(!has_column(&store, "consumers", "two_legged_allowed").await);
+    assert!(!has_column(&store, "consumers", "two_legged_impersonation").await);
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert_eq!(store.pending_migrations().await.unwrap(), 2);
     assert!(has_index(&store, redundant).await);
 
     Migrator::down(db, None).await.unwrap();
@@ -43,6 +49,7 @@ pub async fn every_migration_rolls_back_and_applies_again(store: Arc<SeaStore>) 
     Migrator::up(db, None).await.unwrap();
     assert_eq!(store.pending_migrations().await.unwrap(), 0);
     assert!(!has_index(&store, redundant).await);
+    assert!(has_column(&store, "consumers", "two_legged_execute_as").await);
     insert_consumer(&store, "c-after").await;
     let token =
         issue_access_token(&store, "c-after", "alice", now(), now() + Duration::days(1)).await;

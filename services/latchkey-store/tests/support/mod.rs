@@ -152,6 +152,20 @@ pub async fn has_table(store: &SeaStore, name: &str) -> bool {
     catalog_count(store, ("pg_tables", "tablename", "table"), name).await == 1
 }
 
+/// Whether the test's own schema's `table` has a column of this name.
+pub async fn has_column(store: &SeaStore, table: &str, column: &str) -> bool {
+    let sql = if store.connection().get_database_backend() == DbBackend::Postgres {
+        format!(
+            "SELECT COUNT(*) AS n FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = '{table}' \
+             AND column_name = '{column}'"
+        )
+    } else {
+        format!("SELECT COUNT(*) AS n FROM pragma_table_info('{table}') WHERE name = '{column}'")
+    };
+    raw_count(store, &sql).await == 1
+}
+
 /// Catalog entries of one kind with this name: `(Postgres view, its name column,
 /// SQLite's type)`.
 async fn catalog_count(store: &SeaStore, kind: (&str, &str, &str), name: &str) -> i64 {
