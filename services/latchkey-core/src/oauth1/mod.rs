@@ -29,7 +29,7 @@ pub mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use keys::{ConsumerPublicKey, KeyError};
+pub use keys::{ConsumerPublicKey, KeyError, RsaVerifyingKey};
 pub use request::{HttpRequest, OAuthRequest, ProtocolParams};
 
 /// How a request is signed (RFC 5849 section 3.4).

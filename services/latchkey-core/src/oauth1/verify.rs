@@ -12,7 +12,9 @@ use super::records::{ConsumerRecord, NonceRecord};
 use crate::authority::Authority;
 use crate::error::{AuthorityError, AuthorityResult, OAuthFailure, Problem, ProblemAdvice};
 use crate::oauth1::signature::{verify_hmac_sha1, verify_plaintext, verify_rsa_sha1};
-use crate::oauth1::{ConsumerPublicKey, HttpRequest, OAuthRequest, SignatureMethod};
+use crate::oauth1::{
+    ConsumerPublicKey, HttpRequest, OAuthRequest, RsaVerifyingKey, SignatureMethod,
+};
 use crate::secret::EncryptedSecret;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
@@ -211,7 +213,7 @@ impl Authority {
     fn consumer_public_key(
         &self,
         consumer: &ConsumerRecord,
-    ) -> AuthorityResult<Arc<rsa::RsaPublicKey>> {
+    ) -> AuthorityResult<Arc<RsaVerifyingKey>> {
         let pem = consumer.public_key_pem.as_deref().ok_or_else(|| {
             AuthorityError::oauth(
                 Problem::SignatureMethodRejected,
@@ -222,7 +224,7 @@ impl Authority {
             return Ok(key);
         }
         let parsed = ConsumerPublicKey::parse(pem).map_err(Self::internal)?;
-        let key = Arc::new(parsed.key);
+        let key = Arc::new(RsaVerifyingKey::from(&parsed.key));
         self.keys.put(&consumer.key, pem, key.clone());
         Ok(key)
     }
