@@ -12,6 +12,7 @@
 //! as the baseline's client does next to no work).
 
 use crate::load::Caller;
+use crate::raw_verify;
 use crate::server::{ADMIN, FRONTEND};
 use anyhow::Context;
 use latchkey_api::v1 as pb;
@@ -125,7 +126,8 @@ fn consumer(key: &str, signer: Signer) -> TestConsumer {
 }
 
 /// Whole OAuth 1.0a dances, one per call: a request token, the user's approval, and
-/// the exchange for an access token, each signed with HMAC-SHA1 at the wall clock.
+/// the exchange for an access token, each signed as it is sent, at the wall clock,
+/// with the consumer's method (HMAC-SHA1, or RSA-SHA1 in `rsa-dance`).
 pub struct Dances {
     consumer: TestConsumer,
 }
@@ -191,23 +193,36 @@ pub async fn hmac_presigned(
     presign(consumer, access.token, access.token_secret, count).await
 }
 
-/// Registers an RSA-SHA1 consumer (2048-bit key), gets an access token, and signs
-/// `count` resource requests on every core.
-pub async fn rsa(channel: &Channel, count: usize) -> anyhow::Result<PresignedValidation> {
+/// Registers an RSA-SHA1 consumer with the fixture's certificate (2048-bit key).
+async fn register_rsa(channel: &Channel, key: &str) -> anyhow::Result<TestConsumer> {
     ConsumerAdminClient::new(channel.clone())
         .register_consumer(with_credential(
             pb::RegisterConsumerRequest {
-                key: "bench-rsa".into(),
-                name: "Bench RSA-SHA1".into(),
+                key: key.into(),
+                name: format!("Bench {key}"),
                 public_key: FIXTURE_CERTIFICATE.into(),
                 ..Default::default()
             },
             ADMIN,
         )?)
         .await?;
-    let consumer = consumer("bench-rsa", Signer::RsaSha1(fixture_private_key()));
+    Ok(consumer(key, Signer::RsaSha1(fixture_private_key())))
+}
+
+/// Registers an RSA-SHA1 consumer (2048-bit key), gets an access token, and signs
+/// `count` resource requests on every core.
+pub async fn rsa(channel: &Channel, count: usize) -> anyhow::Result<PresignedValidation> {
+    let consumer = register_rsa(channel, "bench-rsa").await?;
     let access = dance(channel, &consumer).await?;
     presign(consumer, access.token, access.token_secret, count).await
+}
+
+/// Registers an RSA-SHA1 consumer (2048-bit key) for whole dances: both of its signed
+/// legs are signed as they are sent, on the same two cores as the server.
+pub async fn rsa_dances(channel: &Channel) -> anyhow::Result<Dances> {
+    Ok(Dances {
+        consumer: register_rsa(channel, "bench-rsa-dance").await?,
+    })
 }
 
 /// Signs `count` resource requests with `token` on every core, at the wall clock.
@@ -370,10 +385,11 @@ pub async fn dance(
     }
 }
 
-/// The raw cost of one RSA-SHA1 PKCS#1 v1.5 verification with the fixture's 2048-bit
-/// key, timed over `iterations` in this process: what scenario 3 is compared with.
+/// The raw cost of one RSA-SHA1 PKCS#1 v1.5 verification as the server runs it, with
+/// the fixture's 2048-bit key, timed over `iterations` in this process: what scenario 3
+/// is compared with.
 pub fn raw_rsa_verify(iterations: u32) -> anyhow::Result<std::time::Duration> {
-    let verify = rsa_verifier()?;
+    let verify = raw_verify::server_verifier(&fixture_private_key())?;
     mean_time(iterations, verify)
 }
 
@@ -382,8 +398,8 @@ pub fn raw_rsa_verify(iterations: u32) -> anyhow::Result<std::time::Duration> {
 /// two that warm the caches) with a pause after each, so that the sampling takes
 /// about a tenth of one core from the scenario it measures beside.
 pub fn raw_rsa_verify_cpu_until(stop: &AtomicBool) -> anyhow::Result<std::time::Duration> {
-    const BURST: u32 = 20;
-    let mut verify = rsa_verifier()?;
+    const BURST: u32 = 100;
+    let mut verify = raw_verify::server_verifier(&fixture_private_key())?;
     let (mut cpu, mut verified) = (std::time::Duration::ZERO, 0u32);
     while !stop.load(Ordering::Relaxed) {
         verify()?;
@@ -409,21 +425,6 @@ fn thread_cpu_time() -> anyhow::Result<std::time::Duration> {
         .context("an empty /proc/thread-self/schedstat")?
         .parse()?;
     Ok(std::time::Duration::from_nanos(nanos))
-}
-
-/// One verification of a fixed signature with the fixture's public key.
-fn rsa_verifier() -> anyhow::Result<impl FnMut() -> anyhow::Result<()>> {
-    use rsa::pkcs1v15::{SigningKey, VerifyingKey};
-    use rsa::signature::{SignatureEncoding, Signer as _, Verifier as _};
-    let private = fixture_private_key();
-    let public = private.to_public_key();
-    let signing = SigningKey::<sha1::Sha1>::new(private);
-    let verifying = VerifyingKey::<sha1::Sha1>::new(public);
-    let message = b"GET&https%3A%2F%2Fjira.example.com%2Frest%2Fapi%2F2%2Fmyself&oauth_consumer_key%3Dbench-rsa";
-    let signature = signing.sign(message);
-    let bytes = signature.to_vec();
-    let signature = rsa::pkcs1v15::Signature::try_from(bytes.as_slice())?;
-    Ok(move || Ok(verifying.verify(message, &signature)?))
 }
 
 /// The mean time of one `call` over `iterations`, after a tenth as many to warm the
