@@ -8,11 +8,13 @@
 //!
 //! Besides throughput and latency, each scenario reports the server's own CPU time per
 //! call (from `/proc`, so the load generator's share of the machine does not count),
-//! its peak resident memory, its resident memory when idle, and its start-up time to
-//! `SERVING`.
+//! on Postgres the database's CPU per call beside it (see [`postgres_cpu`]), its peak
+//! resident memory, its resident memory when idle, and its start-up time to `SERVING`.
 
 mod hostile;
 mod load;
+mod postgres_cpu;
+mod proc_stat;
 mod raw_verify;
 mod revocation;
 mod scenarios;
@@ -103,6 +105,8 @@ struct Row {
     scenario: &'static str,
     measured: Measured,
     server_cpu_per_call: Duration,
+    /// On Postgres: the database's CPU per call, and what it left out.
+    database: Option<DatabaseRow>,
     peak_rss_kib: u64,
     idle_rss_kib: u64,
     startup: Duration,
@@ -470,6 +474,9 @@ impl Bench<'_> {
         let server = self.start(scenario).await?;
         let channels = self.channels(&server).await?;
         let caller = Arc::new(setup(channels[0].clone()).await?);
+        let database = server
+            .postgres_database()
+            .map(|(_, name)| postgres_cpu::Sampler::start(name));
         let before = server.cpu_time()?;
         let stop = Arc::new(AtomicBool::new(false));
         let probing = {
@@ -478,15 +485,21 @@ impl Bench<'_> {
         };
         let measured = load::run(caller.clone(), &channels, shape).await;
         stop.store(true, Ordering::Relaxed);
+        let cpu = server.cpu_time()?.saturating_sub(before);
+        let database = database.map(postgres_cpu::Sampler::finish).transpose()?;
         let probed = probing
             .join()
             .map_err(|_| anyhow::anyhow!("the probe of {scenario} panicked"))??;
         let measured = measured?;
-        let cpu = server.cpu_time()?.saturating_sub(before);
         let memory = server.memory()?;
+        let warm_up = shape.warm_up;
         let row = Row {
             scenario,
-            server_cpu_per_call: cpu_per_call(cpu, &measured, shape),
+            server_cpu_per_call: cpu_per_call(cpu, &measured, warm_up),
+            database: database.map(|cpu| DatabaseRow {
+                cpu_per_call: cpu_per_call(cpu.counted, &measured, warm_up),
+                cpu,
+            }),
             peak_rss_kib: memory.peak_rss_kib,
             idle_rss_kib: server.idle_rss_kib,
             startup: server.startup,
@@ -496,6 +509,12 @@ impl Bench<'_> {
         server.stop().await?;
         Ok((row, probed))
     }
+}
+
+/// A scenario's Postgres figures.
+struct DatabaseRow {
+    cpu: postgres_cpu::DatabaseCpu,
+    cpu_per_call: Duration,
 }
 
 /// The raw RSA-SHA1 verify scenario 3 is compared with.
@@ -527,10 +546,10 @@ impl Describe for scenarios::PresignedValidation {
     }
 }
 
-/// The server's CPU time over the whole run (warm-up included) spread over the calls
-/// of the whole run, estimated from the recorded part's rate.
-fn cpu_per_call(cpu: Duration, measured: &Measured, shape: Shape) -> Duration {
-    let whole = shape.warm_up + measured.elapsed;
+/// CPU time over the whole run (warm-up included) spread over the calls of the whole
+/// run, estimated from the recorded part's rate.
+fn cpu_per_call(cpu: Duration, measured: &Measured, warm_up: Duration) -> Duration {
+    let whole = warm_up + measured.elapsed;
     let calls = measured.throughput() * whole.as_secs_f64();
     if calls < 1.0 {
         return Duration::ZERO;
@@ -555,6 +574,9 @@ fn write_table(
     rsa_raw_verify: Option<RawVerify>,
 ) -> anyhow::Result<()> {
     let baseline = rows.first().map_or(1.0, |row| row.measured.throughput());
+    let no_op_server_cpu = rows
+        .first()
+        .map_or(Duration::ZERO, |row| row.server_cpu_per_call);
     writeln!(report)?;
     writeln!(
         report,
@@ -562,33 +584,45 @@ fn write_table(
         arguments.connections, arguments.seconds, arguments.warm_up_seconds
     )?;
     writeln!(report)?;
-    writeln!(
-        report,
-        "| scenario | calls/s | vs baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/call | peak RSS MiB | idle RSS MiB | start-up ms |"
-    )?;
-    writeln!(
-        report,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    )?;
+    let header = "| scenario | calls/s | vs baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/call | Postgres CPU µs/call | server + database CPU µs/call | vs no-op server CPU | peak RSS MiB | idle RSS MiB | start-up ms |";
+    let columns = header.matches(" | ").count() + 1;
+    writeln!(report, "{header}")?;
+    writeln!(report, "|---|{}", "---:|".repeat(columns - 1))?;
     for row in rows {
         let m = &row.measured;
-        writeln!(
-            report,
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {:.1} | {:.0} |",
-            row.scenario,
-            m.throughput(),
-            m.throughput() / baseline,
-            millis(m.quantile(0.5)),
-            millis(m.quantile(0.99)),
-            millis(m.quantile(0.999)),
-            m.errors,
-            micros(row.server_cpu_per_call),
-            row.peak_rss_kib as f64 / 1024.0,
-            row.idle_rss_kib as f64 / 1024.0,
-            millis(row.startup),
-        )?;
+        let mut cells = vec![row.scenario.to_owned()];
+        cells.extend([
+            format!("{:.0}", m.throughput()),
+            format!("{:.2}", m.throughput() / baseline),
+        ]);
+        cells.extend([0.5, 0.99, 0.999].map(|q| format!("{:.2}", millis(m.quantile(q)))));
+        let with_database = row.server_cpu_per_call
+            + row
+                .database
+                .as_ref()
+                .map_or(Duration::ZERO, |database| database.cpu_per_call);
+        cells.extend([
+            m.errors.to_string(),
+            format!("{:.1}", micros(row.server_cpu_per_call)),
+            row.database.as_ref().map_or_else(
+                || "– (in-process)".to_owned(),
+                |database| format!("{:.1}", micros(database.cpu_per_call)),
+            ),
+            format!("{:.1}", micros(with_database)),
+            format!(
+                "{:.2}x",
+                with_database.as_secs_f64() / no_op_server_cpu.as_secs_f64().max(1e-9)
+            ),
+        ]);
+        cells.extend([
+            format!("{:.1}", row.peak_rss_kib as f64 / 1024.0),
+            format!("{:.1}", row.idle_rss_kib as f64 / 1024.0),
+            format!("{:.0}", millis(row.startup)),
+        ]);
+        writeln!(report, "| {} |", cells.join(" | "))?;
     }
     writeln!(report)?;
+    write_database_notes(report, rows, no_op_server_cpu)?;
     for row in rows {
         if let Some(error) = &row.measured.first_error {
             writeln!(report, "- {}: first error: {error}", row.scenario)?;
@@ -608,6 +642,40 @@ fn write_table(
                 micros(raw.loaded),
                 ratio(raw.quiet),
                 micros(raw.quiet),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// What the Postgres column leaves out, and what the sum costs against the no-op.
+fn write_database_notes(
+    report: &mut String,
+    rows: &[Row],
+    no_op_server_cpu: Duration,
+) -> anyhow::Result<()> {
+    if rows.iter().all(|row| row.database.is_none()) {
+        return Ok(());
+    }
+    writeln!(
+        report,
+        "- Postgres CPU: every Postgres process's user and system time from `/proc` over the scenario (warm-up included), the backends of other databases left out, spread over the calls; server + database is quoted against the no-op's server CPU ({:.1} µs)",
+        micros(no_op_server_cpu)
+    )?;
+    for row in rows {
+        let Some(database) = &row.database else {
+            continue;
+        };
+        let cpu = &database.cpu;
+        if !cpu.other_databases.is_zero() || !cpu.unattributed.is_zero() {
+            writeln!(
+                report,
+                "- {}: Postgres CPU of {:.2} s counted over {} processes; left out: {:.2} s of other databases' backends and {:.2} s of exited sessions no sample saw",
+                row.scenario,
+                cpu.counted.as_secs_f64(),
+                cpu.processes,
+                cpu.other_databases.as_secs_f64(),
+                cpu.unattributed.as_secs_f64(),
             )?;
         }
     }

@@ -3,6 +3,7 @@
 //! Postgres database. A fresh process per scenario makes its peak memory that
 //! scenario's alone, and measures start-up every time.
 
+use crate::proc_stat::{ProcStat, ticks_to_duration};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -255,20 +256,8 @@ impl Server {
     /// The CPU time the process has used, user and system, from `/proc` (in the
     /// kernel's 100 Hz ticks).
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // The fields after the command name, which is in parentheses, start at the
-        // third: utime and stime are the 14th and 15th.
-        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks = |index: usize| -> anyhow::Result<u64> {
-            Ok(fields
-                .get(index)
-                .context("a short /proc stat line")?
-                .parse()?)
-        };
-        const TICKS_PER_SECOND: u64 = 100;
-        let total = ticks(11)? + ticks(12)?;
-        Ok(Duration::from_millis(total * 1000 / TICKS_PER_SECOND))
+        let stat = ProcStat::read(self.child.id()).context("the server's /proc stat line")?;
+        Ok(ticks_to_duration(stat.own_ticks()))
     }
 
     /// Stops the process (SIGTERM, then SIGKILL after 10 s) and drops its database.
