@@ -1,8 +1,10 @@
 //! The load generator: `concurrency` callers spread over a few HTTP/2 connections, each
 //! sending one call after another for a fixed time, as internal services do. A warm-up
 //! runs first and is not recorded. Every latency goes into an HDR histogram, so p99.9
-//! is exact to three significant digits rather than a sample.
+//! is exact to three significant digits rather than a sample. A run at a fixed rate
+//! instead is in [`crate::open_loop`]; [`Pace`] picks one of the two.
 
+use crate::open_loop;
 use hdrhistogram::Histogram;
 use std::future::Future;
 use std::sync::Arc;
@@ -21,6 +23,38 @@ pub struct Shape {
     pub duration: Duration,
 }
 
+/// How a scenario's load is sent: by callers that each wait for their answer, or at a
+/// fixed rate.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// A closed loop: [`run`].
+    Closed(Shape),
+    /// An open loop: [`open_loop::run`].
+    Open(open_loop::Rate),
+}
+
+impl Pace {
+    /// The unrecorded time before the recorded one.
+    pub fn warm_up(&self) -> Duration {
+        match self {
+            Pace::Closed(shape) => shape.warm_up,
+            Pace::Open(rate) => rate.warm_up,
+        }
+    }
+
+    /// Runs `caller` over `channels` at this pace.
+    pub async fn run<C: Caller>(
+        &self,
+        caller: Arc<C>,
+        channels: &[Channel],
+    ) -> anyhow::Result<Measured> {
+        match *self {
+            Pace::Closed(shape) => run(caller, channels, shape).await,
+            Pace::Open(rate) => open_loop::run(caller, channels, rate).await,
+        }
+    }
+}
+
 /// What a run measured.
 #[derive(Debug, Clone)]
 pub struct Measured {
@@ -32,10 +66,44 @@ pub struct Measured {
     pub first_error: Option<String>,
     /// The recorded time, as it really ran.
     pub elapsed: Duration,
+    /// Each call's latency: from its send in a closed loop, from its intended send in
+    /// an open one.
     latencies: Histogram<u64>,
+    /// An open loop's other figures; `None` for a closed loop.
+    pub open: Option<OpenLoop>,
+}
+
+/// What an open-loop run measured besides the latencies from the intended send.
+#[derive(Debug, Clone)]
+pub struct OpenLoop {
+    /// The calls per second the schedule sent.
+    pub rate: f64,
+    /// From the actual send to the answer: the latency a closed loop would report.
+    pub from_sent: Histogram<u64>,
+    /// From the intended send to the actual one: the load generator's own lateness.
+    pub send_lag: Histogram<u64>,
 }
 
 impl Measured {
+    /// An open loop's figures, over the recorded span `elapsed`.
+    pub fn open_loop(
+        calls: u64,
+        errors: u64,
+        first_error: Option<String>,
+        elapsed: Duration,
+        from_intended: Histogram<u64>,
+        open: OpenLoop,
+    ) -> Measured {
+        Measured {
+            calls,
+            errors,
+            first_error,
+            elapsed,
+            latencies: from_intended,
+            open: Some(open),
+        }
+    }
+
     /// Answered calls per second.
     pub fn throughput(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64()
@@ -43,7 +111,12 @@ impl Measured {
 
     /// A latency quantile (0.5, 0.99, 0.999).
     pub fn quantile(&self, q: f64) -> Duration {
-        Duration::from_nanos(self.latencies.value_at_quantile(q))
+        Measured::at(&self.latencies, q)
+    }
+
+    /// A quantile of any of the latency histograms.
+    pub fn at(histogram: &Histogram<u64>, q: f64) -> Duration {
+        Duration::from_nanos(histogram.value_at_quantile(q))
     }
 }
 
@@ -137,6 +210,7 @@ pub async fn run_until<C: Caller>(
         first_error: None,
         elapsed,
         latencies: Histogram::new_with_bounds(1, 60_000_000_000, 3)?,
+        open: None,
     };
     for task in tasks {
         let (calls, errors, first_error, latencies) = task.await??;

@@ -10,9 +10,14 @@
 //! call (from `/proc`, so the load generator's share of the machine does not count),
 //! on Postgres the database's CPU per call beside it (see [`postgres_cpu`]), its peak
 //! resident memory, its resident memory when idle, and its start-up time to `SERVING`.
+//!
+//! The steady scenarios run as a closed loop by default (callers that each wait for
+//! their answer, at the concurrency that saturates the no-op), or at a fixed rate with
+//! `--rate` (see [`open_loop`]).
 
 mod hostile;
 mod load;
+mod open_loop;
 mod postgres_cpu;
 mod proc_stat;
 mod raw_verify;
@@ -24,7 +29,7 @@ mod sweep;
 use anyhow::Context;
 use clap::Parser;
 use latchkey_tests::Backend;
-use load::{Caller, Measured, Shape};
+use load::{Caller, Measured, Pace, Shape};
 use server::{Hashes, Server};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -52,9 +57,17 @@ struct Arguments {
     #[arg(long, default_value_t = 4)]
     connections: usize,
     /// Concurrent callers; by default the lowest of 8, 16, 32, 64 and 128 that gives
-    /// the baseline at least 95% of its best throughput.
+    /// the baseline at least 95% of its best throughput (64 with --rate, where only
+    /// the reach, sweep and hostile scenarios use it).
     #[arg(long)]
     concurrency: Option<usize>,
+    /// Send the steady scenarios (baseline, hmac, hmac-presigned, rsa, bearer, dance)
+    /// in an open loop at this many calls per second instead of a closed loop: call n
+    /// starts at n/rate seconds whatever the answers do, and each latency runs from
+    /// that intended start, so time queued in the load generator counts. The report
+    /// adds the latency from the actual send and the generator's own lateness.
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
     /// Scenarios to run besides the baseline: hmac (signed as sent), hmac-presigned,
     /// rsa, bearer, dance, rsa-dance, reach (on Postgres only: two processes on one database),
     /// sweep and hostile (wrong credentials on every path; on Postgres, the database
@@ -98,6 +111,13 @@ struct Arguments {
     /// Where to write the report (it is printed too).
     #[arg(long, default_value = ".build/bench/report.md")]
     report: PathBuf,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text} is not a rate above 0 calls per second")),
+    }
 }
 
 /// One scenario's figures.
@@ -148,20 +168,34 @@ async fn main() -> anyhow::Result<()> {
             folder: folder.join(name),
             backend,
         };
-        let concurrency = match arguments.concurrency {
-            Some(given) => given,
-            None => bench.saturating_concurrency().await?,
+        let concurrency = match (arguments.concurrency, arguments.rate) {
+            (Some(given), _) => given,
+            (None, Some(_)) => 64,
+            (None, None) => bench.saturating_concurrency().await?,
         };
         let shape = Shape {
             concurrency,
             warm_up: Duration::from_secs(arguments.warm_up_seconds),
             duration: Duration::from_secs(arguments.seconds),
         };
-        eprintln!("{name}: {concurrency} concurrent callers");
+        let pace = match arguments.rate {
+            Some(per_second) => {
+                eprintln!("{name}: an open loop at {per_second} calls/s");
+                Pace::Open(open_loop::Rate {
+                    per_second,
+                    warm_up: shape.warm_up,
+                    duration: shape.duration,
+                })
+            }
+            None => {
+                eprintln!("{name}: {concurrency} concurrent callers");
+                Pace::Closed(shape)
+            }
+        };
         let mut rows = Vec::new();
         rows.push(
             bench
-                .scenario("baseline (no-op RPC)", shape, |_| async {
+                .scenario("baseline (no-op RPC)", pace, |_| async {
                     Ok(scenarios::NoOp)
                 })
                 .await?,
@@ -170,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
         if wanted("hmac") {
             rows.push(
                 bench
-                    .scenario("ValidateAccess, HMAC-SHA1", shape, |c| async move {
+                    .scenario("ValidateAccess, HMAC-SHA1", pace, |c| async move {
                         scenarios::hmac(&c).await
                     })
                     .await?,
@@ -182,7 +216,7 @@ async fn main() -> anyhow::Result<()> {
                 bench
                     .scenario(
                         "ValidateAccess, HMAC-SHA1, pre-signed",
-                        shape,
+                        pace,
                         move |c| async move { scenarios::hmac_presigned(&c, hmac_requests).await },
                     )
                     .await?,
@@ -199,7 +233,7 @@ async fn main() -> anyhow::Result<()> {
             let (row, loaded) = bench
                 .scenario_probed(
                     "ValidateAccess, RSA-SHA1",
-                    shape,
+                    pace,
                     move |c| async move { scenarios::rsa(&c, rsa_requests).await },
                     scenarios::raw_rsa_verify_cpu_until,
                 )
@@ -210,7 +244,7 @@ async fn main() -> anyhow::Result<()> {
         if wanted("bearer") {
             rows.push(
                 bench
-                    .scenario("ValidateAccess, OAuth 2.0 bearer", shape, |c| async move {
+                    .scenario("ValidateAccess, OAuth 2.0 bearer", pace, |c| async move {
                         scenarios::bearer(&c).await
                     })
                     .await?,
@@ -221,7 +255,7 @@ async fn main() -> anyhow::Result<()> {
                 bench
                     .scenario(
                         "whole dance (request token, authorize, exchange)",
-                        shape,
+                        pace,
                         |c| async move { scenarios::dances(&c).await },
                     )
                     .await?,
@@ -232,20 +266,13 @@ async fn main() -> anyhow::Result<()> {
                 bench
                     .scenario(
                         "whole dance, RSA-SHA1 (signed as sent)",
-                        shape,
+                        pace,
                         |c| async move { scenarios::rsa_dances(&c).await },
                     )
                     .await?,
             );
         }
-        write_table(
-            &mut report,
-            name,
-            concurrency,
-            &arguments,
-            &rows,
-            rsa_raw_verify,
-        )?;
+        write_table(&mut report, name, pace, &arguments, &rows, rsa_raw_verify)?;
         if wanted("reach") && backend == Backend::Postgres {
             let reach = bench.revocation_reach().await?;
             write_reach(&mut report, &reach)?;
@@ -441,7 +468,7 @@ impl Bench<'_> {
     async fn scenario<C, F, Fut>(
         &self,
         scenario: &'static str,
-        shape: Shape,
+        pace: Pace,
         setup: F,
     ) -> anyhow::Result<Row>
     where
@@ -450,7 +477,7 @@ impl Bench<'_> {
         Fut: Future<Output = anyhow::Result<C>>,
     {
         let (row, ()) = self
-            .scenario_probed(scenario, shape, setup, |_| Ok(()))
+            .scenario_probed(scenario, pace, setup, |_| Ok(()))
             .await?;
         Ok(row)
     }
@@ -460,7 +487,7 @@ impl Bench<'_> {
     async fn scenario_probed<C, F, Fut, P>(
         &self,
         scenario: &'static str,
-        shape: Shape,
+        pace: Pace,
         setup: F,
         probe: fn(&AtomicBool) -> anyhow::Result<P>,
     ) -> anyhow::Result<(Row, P)>
@@ -483,7 +510,7 @@ impl Bench<'_> {
             let stop = stop.clone();
             std::thread::spawn(move || probe(&stop))
         };
-        let measured = load::run(caller.clone(), &channels, shape).await;
+        let measured = pace.run(caller.clone(), &channels).await;
         stop.store(true, Ordering::Relaxed);
         let cpu = server.cpu_time()?.saturating_sub(before);
         let database = database.map(postgres_cpu::Sampler::finish).transpose()?;
@@ -492,7 +519,7 @@ impl Bench<'_> {
             .map_err(|_| anyhow::anyhow!("the probe of {scenario} panicked"))??;
         let measured = measured?;
         let memory = server.memory()?;
-        let warm_up = shape.warm_up;
+        let warm_up = pace.warm_up();
         let row = Row {
             scenario,
             server_cpu_per_call: cpu_per_call(cpu, &measured, warm_up),
@@ -568,7 +595,7 @@ fn millis(duration: Duration) -> f64 {
 fn write_table(
     report: &mut String,
     backend: &str,
-    concurrency: usize,
+    pace: Pace,
     arguments: &Arguments,
     rows: &[Row],
     rsa_raw_verify: Option<RawVerify>,
@@ -578,24 +605,53 @@ fn write_table(
         .first()
         .map_or(Duration::ZERO, |row| row.server_cpu_per_call);
     writeln!(report)?;
+    let (how, latencies) = match pace {
+        Pace::Closed(shape) => (format!("{} concurrent callers", shape.concurrency), ""),
+        Pace::Open(rate) => (
+            format!("an open loop at {:.0} calls/s", rate.per_second),
+            "; latencies from each call's intended send",
+        ),
+    };
     writeln!(
         report,
-        "### {backend}: {concurrency} concurrent callers over {} connections, {} s recorded after {} s warm-up",
+        "### {backend}: {how} over {} connections, {} s recorded after {} s warm-up{latencies}",
         arguments.connections, arguments.seconds, arguments.warm_up_seconds
     )?;
     writeln!(report)?;
-    let header = "| scenario | calls/s | vs baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/call | Postgres CPU µs/call | server + database CPU µs/call | vs no-op server CPU | peak RSS MiB | idle RSS MiB | start-up ms |";
+    let (load_columns, latency_note) = match pace {
+        Pace::Closed(_) => ("calls/s | vs baseline", ""),
+        Pace::Open(_) => (
+            "sent/s | answered/s",
+            " | p99 ms from the send | send lag p99 ms",
+        ),
+    };
+    let header = format!(
+        "| scenario | {load_columns} | p50 ms | p99 ms | p99.9 ms{latency_note} | errors | server CPU µs/call | Postgres CPU µs/call | server + database CPU µs/call | vs no-op server CPU | peak RSS MiB | idle RSS MiB | start-up ms |"
+    );
     let columns = header.matches(" | ").count() + 1;
     writeln!(report, "{header}")?;
     writeln!(report, "|---|{}", "---:|".repeat(columns - 1))?;
     for row in rows {
         let m = &row.measured;
         let mut cells = vec![row.scenario.to_owned()];
-        cells.extend([
-            format!("{:.0}", m.throughput()),
-            format!("{:.2}", m.throughput() / baseline),
-        ]);
+        match &m.open {
+            None => cells.extend([
+                format!("{:.0}", m.throughput()),
+                format!("{:.2}", m.throughput() / baseline),
+            ]),
+            Some(open) => cells.extend([
+                format!("{:.0}", open.rate),
+                format!("{:.0}", m.throughput()),
+            ]),
+        }
         cells.extend([0.5, 0.99, 0.999].map(|q| format!("{:.2}", millis(m.quantile(q)))));
+        if let Some(open) = &m.open {
+            cells.push(format!(
+                "{:.2}",
+                millis(Measured::at(&open.from_sent, 0.99))
+            ));
+            cells.push(format!("{:.2}", millis(Measured::at(&open.send_lag, 0.99))));
+        }
         let with_database = row.server_cpu_per_call
             + row
                 .database
