@@ -53,12 +53,24 @@ browser:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
+# h2load (Debian's nghttp2-client) replays the no-op's and bearer's request beside the
+# bench's own client: installed here when missing, as root or through sudo, for
+# `make bench` only. Without it the bench leaves that column empty.
+.PHONY: h2load
+h2load:
+	@if ! command -v h2load >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		{ $$SUDO apt-get update -qq && \
+		  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client; } || \
+		echo "h2load could not be installed: the bench runs without it"; \
+	fi
+
 ## bench: the benchmark scenarios on SQLite and Postgres, release builds; report in .build/bench/report.md
 # Run it on a quiet machine: every figure is a ratio to a baseline from the same run,
 # but a build running beside it still skews the ratios. BENCH_ARGS passes options
 # through (`make bench BENCH_ARGS="--backends sqlite --seconds 5"`; `--help` lists them).
 RELEASE_DIR := $(or $(CARGO_TARGET_DIR),target)/release
-bench:
+bench: h2load
 	$(CARGO) build --release -p latchkey-server -p latchkey-bench --bin latchkey --bin latchkey-bench
 	$(RELEASE_DIR)/latchkey-bench --binary $(RELEASE_DIR)/latchkey $(BENCH_ARGS)
 

@@ -13,8 +13,10 @@
 //!
 //! The steady scenarios run as a closed loop by default (callers that each wait for
 //! their answer, at the concurrency that saturates the no-op), or at a fixed rate with
-//! `--rate` (see [`open_loop`]).
+//! `--rate` (see [`open_loop`]). In a closed loop, the no-op and bearer scenarios are
+//! also driven by h2load when it is installed (see [`h2load`]).
 
+mod h2load;
 mod hostile;
 mod load;
 mod open_loop;
@@ -28,8 +30,10 @@ mod sweep;
 
 use anyhow::Context;
 use clap::Parser;
+use h2load::FixedRequest;
 use latchkey_tests::Backend;
 use load::{Caller, Measured, Pace, Shape};
+use prost::Message as _;
 use server::{Hashes, Server};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -68,6 +72,11 @@ struct Arguments {
     /// adds the latency from the actual send and the generator's own lateness.
     #[arg(long, value_parser = positive_rate)]
     rate: Option<f64>,
+    /// Concurrent streams on each of the --connections connections when h2load
+    /// replays the baseline's and bearer's request (closed loop only); by default the
+    /// concurrency spread over the connections.
+    #[arg(long)]
+    h2load_streams: Option<usize>,
     /// Scenarios to run besides the baseline: hmac (signed as sent), hmac-presigned,
     /// rsa, bearer, dance, rsa-dance, reach (on Postgres only: two processes on one database),
     /// sweep and hostile (wrong credentials on every path; on Postgres, the database
@@ -127,6 +136,9 @@ struct Row {
     server_cpu_per_call: Duration,
     /// On Postgres: the database's CPU per call, and what it left out.
     database: Option<DatabaseRow>,
+    /// The same request replayed by h2load, when the scenario has one fixed request and
+    /// h2load is installed; its error otherwise.
+    h2load: Option<Result<H2loadRow, String>>,
     peak_rss_kib: u64,
     idle_rss_kib: u64,
     startup: Duration,
@@ -145,8 +157,23 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let hashes = Hashes::new(arguments.argon2_credentials)?;
     let folder = std::env::temp_dir().join(format!("latchkey-bench-{}", uuid::Uuid::new_v4()));
+    let h2load_version = match arguments.rate {
+        Some(_) => None,
+        None => h2load::version(),
+    };
     let mut report = String::new();
     writeln!(report, "Machine: {}.", machine())?;
+    match (&h2load_version, arguments.rate) {
+        (Some(version), _) => writeln!(report, "h2load: {version}.")?,
+        (None, None) => {
+            eprintln!("h2load is not installed: its column stays empty");
+            writeln!(
+                report,
+                "h2load: not installed (Debian's `nghttp2-client`; `make bench` installs it), so its column is empty."
+            )?;
+        }
+        (None, Some(_)) => {}
+    }
     raw_verify::write(
         &mut report,
         &latchkey_tests::consumer::fixture_private_key(),
@@ -167,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
             hashes: &hashes,
             folder: folder.join(name),
             backend,
+            h2load: h2load_version.is_some(),
         };
         let concurrency = match (arguments.concurrency, arguments.rate) {
             (Some(given), _) => given,
@@ -302,6 +330,8 @@ struct Bench<'a> {
     hashes: &'a Hashes,
     folder: PathBuf,
     backend: Backend,
+    /// Whether h2load is installed.
+    h2load: bool,
 }
 
 impl Bench<'_> {
@@ -520,6 +550,14 @@ impl Bench<'_> {
         let measured = measured?;
         let memory = server.memory()?;
         let warm_up = pace.warm_up();
+        let h2load = match (pace, caller.fixed_request()) {
+            (Pace::Closed(shape), Some(request)) if self.h2load => {
+                eprintln!("{scenario}: h2load...");
+                let replayed = self.h2load(&server, &channels[0], &request, shape).await;
+                Some(replayed.map_err(|error| format!("{error:#}")))
+            }
+            _ => None,
+        };
         let row = Row {
             scenario,
             server_cpu_per_call: cpu_per_call(cpu, &measured, warm_up),
@@ -527,6 +565,7 @@ impl Bench<'_> {
                 cpu_per_call: cpu_per_call(cpu.counted, &measured, warm_up),
                 cpu,
             }),
+            h2load,
             peak_rss_kib: memory.peak_rss_kib,
             idle_rss_kib: server.idle_rss_kib,
             startup: server.startup,
@@ -536,12 +575,58 @@ impl Bench<'_> {
         server.stop().await?;
         Ok((row, probed))
     }
+
+    /// Replays `request` with h2load over as many connections as the bench's own
+    /// generator uses, after one check that the server answers it OK.
+    async fn h2load(
+        &self,
+        server: &Server,
+        channel: &Channel,
+        request: &FixedRequest,
+        shape: Shape,
+    ) -> anyhow::Result<H2loadRow> {
+        h2load::check(channel.clone(), request)
+            .await
+            .map_err(|status| {
+                anyhow::anyhow!("the request h2load would replay failed: {status}")
+            })?;
+        let connections = self.arguments.connections.max(1);
+        let setup = h2load::Setup {
+            connections,
+            streams: self
+                .arguments
+                .h2load_streams
+                .unwrap_or_else(|| shape.concurrency.div_ceil(connections)),
+            warm_up: shape.warm_up,
+            duration: shape.duration,
+        };
+        let before = server.cpu_time()?;
+        let figures = h2load::run(server.grpc_port, request, setup, &self.folder).await?;
+        let cpu = server.cpu_time()?.saturating_sub(before);
+        let calls = figures.calls_per_second * (setup.warm_up + setup.duration).as_secs_f64();
+        Ok(H2loadRow {
+            figures,
+            setup,
+            server_cpu_per_call: if calls < 1.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(cpu.as_secs_f64() / calls)
+            },
+        })
+    }
 }
 
 /// A scenario's Postgres figures.
 struct DatabaseRow {
     cpu: postgres_cpu::DatabaseCpu,
     cpu_per_call: Duration,
+}
+
+/// A scenario's request replayed by h2load.
+struct H2loadRow {
+    figures: h2load::Figures,
+    setup: h2load::Setup,
+    server_cpu_per_call: Duration,
 }
 
 /// The raw RSA-SHA1 verify scenario 3 is compared with.
@@ -557,12 +642,31 @@ trait Describe {
     fn describe(&self) -> String {
         String::new()
     }
+
+    /// The one request every call sends, if there is one: what h2load replays.
+    fn fixed_request(&self) -> Option<FixedRequest> {
+        None
+    }
 }
 
-impl Describe for scenarios::NoOp {}
+impl Describe for scenarios::NoOp {
+    fn fixed_request(&self) -> Option<FixedRequest> {
+        Some(FixedRequest {
+            path: "/grpc.health.v1.Health/Check",
+            message: scenarios::NoOp::request().encode_to_vec(),
+        })
+    }
+}
 impl Describe for scenarios::Dances {}
 impl Describe for scenarios::SignedValidation {}
-impl Describe for scenarios::BearerValidation {}
+impl Describe for scenarios::BearerValidation {
+    fn fixed_request(&self) -> Option<FixedRequest> {
+        Some(FixedRequest {
+            path: "/latchkey.v1.TokenAuthority/ValidateAccess",
+            message: self.request().encode_to_vec(),
+        })
+    }
+}
 impl Describe for scenarios::PresignedValidation {
     fn describe(&self) -> String {
         format!(
@@ -625,8 +729,12 @@ fn write_table(
             " | p99 ms from the send | send lag p99 ms",
         ),
     };
+    let h2load_column = match pace {
+        Pace::Closed(_) => " h2load calls/s |",
+        Pace::Open(_) => "",
+    };
     let header = format!(
-        "| scenario | {load_columns} | p50 ms | p99 ms | p99.9 ms{latency_note} | errors | server CPU µs/call | Postgres CPU µs/call | server + database CPU µs/call | vs no-op server CPU | peak RSS MiB | idle RSS MiB | start-up ms |"
+        "| scenario | {load_columns} | p50 ms | p99 ms | p99.9 ms{latency_note} | errors | server CPU µs/call | Postgres CPU µs/call | server + database CPU µs/call | vs no-op server CPU |{h2load_column} peak RSS MiB | idle RSS MiB | start-up ms |"
     );
     let columns = header.matches(" | ").count() + 1;
     writeln!(report, "{header}")?;
@@ -670,6 +778,13 @@ fn write_table(
                 with_database.as_secs_f64() / no_op_server_cpu.as_secs_f64().max(1e-9)
             ),
         ]);
+        if m.open.is_none() {
+            cells.push(match &row.h2load {
+                Some(Ok(replayed)) => format!("{:.0}", replayed.figures.calls_per_second),
+                Some(Err(_)) => "failed".to_owned(),
+                None => "–".to_owned(),
+            });
+        }
         cells.extend([
             format!("{:.1}", row.peak_rss_kib as f64 / 1024.0),
             format!("{:.1}", row.idle_rss_kib as f64 / 1024.0),
@@ -679,6 +794,7 @@ fn write_table(
     }
     writeln!(report)?;
     write_database_notes(report, rows, no_op_server_cpu)?;
+    write_h2load_notes(report, rows)?;
     for row in rows {
         if let Some(error) = &row.measured.first_error {
             writeln!(report, "- {}: first error: {error}", row.scenario)?;
@@ -734,6 +850,45 @@ fn write_database_notes(
                 cpu.unattributed.as_secs_f64(),
             )?;
         }
+    }
+    Ok(())
+}
+
+/// h2load's figures beside the generator's, and the bearer/baseline ratio under it.
+fn write_h2load_notes(report: &mut String, rows: &[Row]) -> anyhow::Result<()> {
+    fn replayed(row: &Row) -> Option<&H2loadRow> {
+        row.h2load.as_ref()?.as_ref().ok()
+    }
+    for row in rows {
+        match &row.h2load {
+            Some(Ok(replayed)) => writeln!(
+                report,
+                "- {}: under h2load ({} connections x {} streams) {:.0} calls/s, {} of {} answered HTTP 200, server CPU {:.1} µs/call",
+                row.scenario,
+                replayed.setup.connections,
+                replayed.setup.streams,
+                replayed.figures.calls_per_second,
+                replayed.figures.succeeded,
+                replayed.figures.done,
+                micros(replayed.server_cpu_per_call),
+            )?,
+            Some(Err(error)) => writeln!(report, "- {}: h2load failed: {error}", row.scenario)?,
+            None => {}
+        }
+    }
+    let baseline = rows.first().and_then(replayed);
+    let bearer = rows
+        .iter()
+        .find(|row| row.scenario.contains("bearer"))
+        .and_then(replayed);
+    if let (Some(baseline), Some(bearer)) = (baseline, bearer) {
+        writeln!(
+            report,
+            "- bearer against the baseline under h2load: {:.2} ({:.0} against {:.0} calls/s)",
+            bearer.figures.calls_per_second / baseline.figures.calls_per_second,
+            bearer.figures.calls_per_second,
+            baseline.figures.calls_per_second,
+        )?;
     }
     Ok(())
 }

@@ -39,12 +39,19 @@ pub fn with_credential<T>(message: T, credential: &str) -> anyhow::Result<tonic:
 /// work beyond reading a map, served by the same binary, tonic and middleware.
 pub struct NoOp;
 
+impl NoOp {
+    /// The request every call sends.
+    pub fn request() -> HealthCheckRequest {
+        HealthCheckRequest {
+            service: "liveness".into(),
+        }
+    }
+}
+
 impl Caller for NoOp {
     async fn call(&self, channel: Channel, _: u64) -> Result<(), tonic::Status> {
         HealthClient::new(channel)
-            .check(HealthCheckRequest {
-                service: "liveness".into(),
-            })
+            .check(NoOp::request())
             .await
             .map(drop)
     }
@@ -107,14 +114,21 @@ pub struct BearerValidation {
     access_token: String,
 }
 
+impl BearerValidation {
+    /// The request every call sends.
+    pub fn request(&self) -> pb::ValidateAccessRequest {
+        pb::ValidateAccessRequest {
+            request: Some(pb::validate_access_request::Request::BearerToken(
+                self.access_token.clone(),
+            )),
+        }
+    }
+}
+
 impl Caller for BearerValidation {
     async fn call(&self, channel: Channel, _: u64) -> Result<(), tonic::Status> {
         TokenAuthorityClient::new(channel)
-            .validate_access(pb::ValidateAccessRequest {
-                request: Some(pb::validate_access_request::Request::BearerToken(
-                    self.access_token.clone(),
-                )),
-            })
+            .validate_access(self.request())
             .await
             .map(drop)
     }
