@@ -431,7 +431,13 @@ pub fn raw_rsa_verify_cpu_until(stop: &AtomicBool) -> anyhow::Result<std::time::
 }
 
 /// This thread's time on a CPU, in nanoseconds, from the kernel's scheduler counts.
-fn thread_cpu_time() -> anyhow::Result<std::time::Duration> {
+///
+/// The kernel brings a running thread's count up to date only at a scheduler tick or
+/// a switch, so a read in the middle of a run can be a tick (4 ms) behind: the yield
+/// first brings it up to date. Without it, bursts of a few milliseconds (100 `ring`
+/// verifies) read as half their time.
+pub fn thread_cpu_time() -> anyhow::Result<std::time::Duration> {
+    std::thread::yield_now();
     let text = std::fs::read_to_string("/proc/thread-self/schedstat")?;
     let nanos = text
         .split_whitespace()
